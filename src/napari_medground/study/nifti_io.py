@@ -139,7 +139,11 @@ def _guess_modality(arr: np.ndarray, hdr) -> str:
     sample = arr.ravel()[:: max(1, arr.size // 200_000)]
     if not np.issubdtype(sample.dtype, np.number):
         return "OT"
-    lo, hi = np.nanpercentile(sample.astype(np.float32), [1, 99])
+    sample = sample.astype(np.float32)
+    sample = sample[np.isfinite(sample)]
+    if not sample.size:
+        return "OT"
+    lo, hi = np.percentile(sample, [1, 99])
     if lo <= -900 and hi >= 100:
         return "CT"
     if np.issubdtype(arr.dtype, np.integer) or hi > 1:
