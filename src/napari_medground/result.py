@@ -97,11 +97,22 @@ class Criterion:
     confirmed: bool = True
     normal_range: tuple[float, float] | None = None
     bands: tuple[dict[str, Any], ...] = ()
+    # added for criteria.py (all optional): which Measurement name it compares, the
+    # terms it applies to, a caution shown to the user (unconfirmed thresholds), the
+    # rounding step applied before comparing, and short wording for outcome texts.
+    measurement: str = ""
+    applies_to: tuple[str, ...] = ()
+    caution: str = ""
+    round_to: float | None = None
+    short_name: str = ""
+    short_source: str = ""
+    finding: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["bands"] = list(self.bands)
         d["normal_range"] = list(self.normal_range) if self.normal_range else None
+        d["applies_to"] = list(self.applies_to)
         return d
 
 
