@@ -40,6 +40,8 @@ class AnatomyRef:
     matched_text: str = ""
     backend_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     category: str = ""  # "organ", "region", "brain", "vessel", "bone", ...
+    # Backends whose labels are only a containing structure (right lung for the right upper lobe).
+    approximate_backends: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +51,7 @@ class AnatomyRef:
             "matched_text": self.matched_text,
             "category": self.category,
             "backend_labels": {k: list(v) for k, v in self.backend_labels.items()},
+            "approximate_backends": list(self.approximate_backends),
         }
 
 
