@@ -1,0 +1,129 @@
+"""Choose a procedure and its backends from the study's modality and the query.
+
+The choice itself is shown to the clinician (the locate step's detail), so each plan
+carries its reason in plain words, and a query that nothing here can judge gets a plan
+that says what is missing instead of a guess.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..language.query import AnatomyRef, Query
+from ..study.model import Study
+
+LESION_FINDINGS = {"nodule", "mass", "lesion", "tumour", "tumor", "metastasis", "cyst", "neoplasm"}
+ENLARGEMENT = {"enlargement", "dilatation", "dilation", "hypertrophy"}
+ATROPHY = {"atrophy", "volume loss"}
+VENTRICLE_FINDINGS = {"hydrocephalus", "ventriculomegaly"}
+CT_ORGANS = {"liver", "spleen", "kidney_left", "kidney_right"}
+CT_STRUCTURES = {"body", "lung_left", "lung_right", "airways", "trachea", "bone", "fat"}
+XRAY_MODALITIES = {"CR", "DX", "DR", "RG", "MG", "OT", "XC", ""}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to run for one query, and why."""
+
+    procedure: str  # "brain_volume", "brain_atrophy", "brain_ventricles", "ct_organ", "ct_structure",
+    # "ct_lesion", "cxr_heart", "cxr_lungs", "prompt", "out_of_scope", "not_understood"
+    reason: str
+    anatomy: AnatomyRef | None = None
+    organ: str | None = None  # backend structure name(s) joined by "+"
+
+
+def describe_study(study: Study) -> str:
+    """"T1 brain MRI", "CT", "chest radiograph", in the words the plan uses."""
+    if study.is_2d:
+        return f"2D {study.modality} image" if study.modality not in XRAY_MODALITIES else "2D radiograph"
+    return {"CT": "CT volume", "MR": "MR volume"}.get(study.modality, f"{study.modality} volume")
+
+
+def plan_query(study: Study, query: Query, *, has_box: bool = False) -> Plan:
+    """The procedure for one query on this study."""
+    if not query.understood:
+        words = ", ".join(query.unknown_words) or query.text or "(empty)"
+        return Plan("not_understood", f"The text was not understood ({words}); nothing was searched.")
+    what = describe_study(study)
+    anatomy = query.anatomy[0] if query.anatomy else None
+    finding = (query.finding or "").lower() or None
+    if has_box:
+        return Plan("prompt", f"{what} with a box drawn by the clinician -> LiteMedSAM inside the box.",
+                    anatomy)
+    if study.is_2d:
+        return _plan_xray(study, query, anatomy, finding, what)
+    if study.modality == "CT":
+        return _plan_ct(query, anatomy, finding, what)
+    if study.modality == "MR":
+        return _plan_mr(query, anatomy, finding, what)
+    return _out_of_scope(query, f"no backend reads {study.modality} {what}s")
+
+
+def _labels(anatomy: AnatomyRef | None, backend: str) -> tuple[str, ...]:
+    return tuple(anatomy.backend_labels.get(backend, ())) if anatomy else ()
+
+
+def _plan_mr(query: Query, anatomy: AnatomyRef | None, finding: str | None, what: str) -> Plan:
+    brain = _labels(anatomy, "meshnet104")
+    term = anatomy.term if anatomy else ""
+    if finding in VENTRICLE_FINDINGS or (finding in ENLARGEMENT and "ventricle" in term):
+        return Plan("brain_ventricles", f"{what} -> MeshNet 104 regions (brainchop): lateral ventricles, "
+                    "Evans index and ventricular volume.", anatomy)
+    if finding in ATROPHY and brain:
+        return Plan("brain_atrophy", f"{what} -> MeshNet 104 regions (brainchop): {term} volumes on both "
+                    "sides and their asymmetry.", anatomy)
+    if brain and finding is None:
+        return Plan("brain_volume", f"{what} -> MeshNet 104 regions (brainchop): {', '.join(brain)}.", anatomy)
+    if finding in LESION_FINDINGS:
+        return _out_of_scope(query, "focal lesions on MR need a box prompt: draw a box around it (or --box)")
+    if anatomy and not brain:
+        return _out_of_scope(query, f"the {_side_term(anatomy)} is not covered by the brain MRI models")
+    return _out_of_scope(query, f"no MR backend judges '{finding}'")
+
+
+def _plan_ct(query: Query, anatomy: AnatomyRef | None, finding: str | None, what: str) -> Plan:
+    names = _labels(anatomy, "ct_classical")
+    organ = "+".join(names) if names else None
+    if finding in LESION_FINDINGS:
+        if organ is None:
+            organ = "lung_left+lung_right" if finding in {"nodule", "mass"} else None
+        if organ is None:
+            return _out_of_scope(query, "say where to look (e.g. 'liver lesion', 'nodule in the right lung')")
+        return Plan("ct_lesion", f"{what} -> organ mask ({organ.replace('+', ' + ')}), density-based "
+                    "candidates, LiteMedSAM refinement, RECIST measurement.", anatomy, organ)
+    if finding is not None and finding not in ENLARGEMENT:
+        return _out_of_scope(query, f"no CT backend detects '{finding}'")
+    if not names:
+        where = _side_term(anatomy) if anatomy else "this structure"
+        return _out_of_scope(query, f"no CT backend segments the {where}")
+    if set(names) <= CT_ORGANS:
+        return Plan("ct_organ", f"{what} -> {organ.replace('+', ' + ')}: HU-based localisation refined by "
+                    "LiteMedSAM box prompts.", anatomy, organ)
+    if set(names) <= CT_STRUCTURES | CT_ORGANS:
+        return Plan("ct_structure", f"{what} -> classical CT anatomy (HU rules and morphology): "
+                    f"{organ.replace('+', ' + ')}.", anatomy, organ)
+    return _out_of_scope(query, f"no CT backend segments {organ}")
+
+
+def _plan_xray(study: Study, query: Query, anatomy: AnatomyRef | None, finding: str | None, what: str) -> Plan:
+    if study.modality not in XRAY_MODALITIES:
+        return _out_of_scope(query, f"no backend reads 2D {study.modality} images")
+    names = set(_labels(anatomy, "cxr_classical"))
+    term = anatomy.term if anatomy else ""
+    if "heart" in names or "heart" in term or finding == "cardiomegaly":
+        return Plan("cxr_heart", f"{what} -> classical chest X-ray anatomy: lung fields, heart and thorax "
+                    "widths, cardiothoracic ratio.", anatomy)
+    if names & {"lung_left", "lung_right", "thorax"} and finding is None:
+        return Plan("cxr_lungs", f"{what} -> classical chest X-ray anatomy: lung fields.", anatomy)
+    if finding:
+        return _out_of_scope(query, f"no local model detects '{finding}' on radiographs")
+    return _out_of_scope(query, f"the {_side_term(anatomy)} is not covered on radiographs")
+
+
+def _out_of_scope(query: Query, why: str) -> Plan:
+    return Plan("out_of_scope", f"Cannot assess '{query.text}': {why}.")
+
+
+def _side_term(anatomy: AnatomyRef | None) -> str:
+    if anatomy is None:
+        return "structure"
+    return f"{anatomy.side} {anatomy.term}" if anatomy.side in ("left", "right") else anatomy.term

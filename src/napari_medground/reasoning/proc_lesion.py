@@ -1,0 +1,192 @@
+"""CT focal lesions: organ -> density candidates -> LiteMedSAM refinement -> RECIST
+measurement -> size criterion (Fleischner 2017 for lung nodules) -> conclusion."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..language.query import Query
+from ..result import Box, Finding, FindingStatus, Measurement, Step, StepKind
+from .chains import (
+    add_compare_step,
+    add_conclude_step,
+    add_measure_step,
+    add_segment_step,
+    fmt,
+    key,
+    outcome,
+    segment_confidence,
+)
+from .graph import Grounding
+from .planner import Plan
+from .proc_ct import _structure_masks
+
+MAX_CANDIDATES = 3
+_LOBE_THIRDS = {"upper": 0, "middle": 1, "lower": 2}
+
+
+def _lesion_kind(query: Query, organ: str) -> str:
+    density = str(query.attributes.get("density", "")).lower()
+    if "hyper" in density or "enhanc" in density:
+        return "hyperdense"
+    if "lung" in organ:
+        return "nodule"
+    return "hypodense" if "hypo" in density or query.finding in ("cyst", "lesion", "metastasis") else "any"
+
+
+def _lobe(query: Query) -> str | None:
+    text = " ".join([query.text] + [a.term for a in query.anatomy]).lower()
+    for word in ("upper", "middle", "lower"):
+        if f"{word} lobe" in text:
+            return word
+    lobe = query.attributes.get("lobe")
+    return str(lobe) if lobe in _LOBE_THIRDS else None
+
+
+def _in_lobe_third(study, organ_mask: np.ndarray, centroid_voxel, lobe: str) -> bool:
+    """Approximate lobes by thirds of the lung's superior-inferior extent (no fissures)."""
+    lps = study.index_to_lps(np.argwhere(organ_mask)[:: max(1, int(organ_mask.sum()) // 5000)])
+    zs = lps[:, 2]
+    lo, hi = float(zs.min()), float(zs.max())
+    z = float(study.index_to_lps(np.asarray(centroid_voxel, float))[2])
+    third = 2 - min(2, int(3 * (z - lo) / max(hi - lo, 1e-6)))  # 0 = top third
+    return third == _LOBE_THIRDS[lobe]
+
+
+def _select(study, cands, organ_mask, query: Query):
+    """Filter candidates by lobe and stated size, best first."""
+    lobe = _lobe(query)
+    out = []
+    for c in cands:
+        if lobe and not _in_lobe_third(study, organ_mask, c.centroid_voxel, lobe):
+            continue
+        score = c.score
+        if query.size_mm:
+            stated = float(max(query.size_mm))
+            score *= np.exp(-abs(np.log(max(c.equivalent_diameter_mm, 0.1) / stated)))
+        out.append((score, c))
+    out.sort(key=lambda t: -t[0])
+    return [c for _, c in out[:MAX_CANDIDATES]], lobe
+
+
+def build_ct_lesion(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step) -> None:
+    names = plan.organ.split("+")
+    organ_words = " and ".join(n.replace("_", " ").replace("lung left", "left lung").replace("lung right", "right lung")
+                               for n in names)
+    kind = _lesion_kind(query, plan.organ)
+    lesion_word = query.finding or "lesion"
+    # The organ and candidate search run now: how many findings there are depends on them.
+    organ_mask, organ_conf, notes, uses = _structure_masks(g, names)
+    for u in uses:
+        g.use_model(u)
+    cands, lobe = [], None
+    if organ_mask is not None and organ_mask.any():
+        from ..models.ct_lesions import lesion_candidates
+
+        cands, lobe = _select(g.study, lesion_candidates(g.study, organ_mask, kind=kind), organ_mask, query)
+    where = f"{lobe} part of the {organ_words}" if lobe else organ_words
+    if not cands:
+        _absent_finding(g, query, qi, plan, parse, organ_mask, where, lesion_word, notes)
+        return
+    for i, cand in enumerate(cands, 1):
+        _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kind)
+
+
+def _absent_finding(g, query, qi, plan, parse, organ_mask, where, lesion_word, notes) -> None:
+    f = g.add_finding(f"{lesion_word} ({where})", qi,
+                      finding_code=query.finding_code.to_dict() if query.finding_code else None)
+    found = organ_mask is not None and organ_mask.any()
+
+    def locate(g: Grounding, step: Step) -> None:
+        step.confidence = 0.7 if found else 0.0
+        step.detail = (f"{plan.reason} Searched the {where}: no candidate of at least 3 mm."
+                       if found else f"{plan.reason} The organ was not found: {notes}")
+
+    loc = g.add_step(StepKind.LOCATE, f"Search the {where} for {lesion_word} candidates", inputs=[parse.id],
+                     run=locate, finding=f)
+
+    def decide(g: Grounding, step: Step):
+        if not found:
+            return FindingStatus.NOT_ASSESSABLE, 0.0, f"Cannot assess: the {where} was not found."
+        return (FindingStatus.ABSENT, 0.7, f"No {lesion_word} of 3 mm or more found in the {where} "
+                "(small or diffuse findings can be missed).")
+
+    add_conclude_step(g, f, [loc], title=f"Conclude on {lesion_word}", decide=decide)
+
+
+def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kind) -> None:
+    f = g.add_finding(f"{lesion_word} {i} ({where})", qi,
+                      finding_code=query.finding_code.to_dict() if query.finding_code else None)
+    pad = 2
+    shape = g.study.shape
+    box = Box(tuple(max(0, int(a) - pad) for a in cand.box.min_voxel),
+              tuple(min(s - 1, int(b) + pad) for b, s in zip(cand.box.max_voxel, shape)))
+
+    def locate(g: Grounding, step: Step) -> None:
+        step.evidence.boxes = [g.boxes.get(step.id) or box]
+        step.evidence.points_voxel = [tuple(float(v) for v in cand.centroid_voxel)]
+        step.confidence = float(cand.score)
+        step.detail = (f"{plan.reason} Candidate {i}: {cand.reason} (about {fmt(cand.equivalent_diameter_mm)} mm, "
+                       f"mean {fmt(cand.mean_hu)} HU).")
+
+    loc = g.add_step(StepKind.LOCATE, f"Candidate {i} in the {where}", inputs=[parse.id], run=locate, finding=f)
+
+    def compute(g: Grounding, step: Step):
+        b = g.boxes.get(loc.id) or box
+        return _refine(g, step, cand.mask, b, kind)
+
+    seg = add_segment_step(g, f, loc, f"Segment candidate {i} (LiteMedSAM in its box)", compute)
+
+    def mean_diameter(g: Grounding, mask: np.ndarray):
+        from ..measure import recist_axes
+
+        ax = recist_axes(mask, g.study)
+        if ax is None:
+            return [], []
+        avg = (ax.long_axis.length_mm + ax.short_axis.length_mm) / 2
+        return [Measurement("mean_diameter", avg, "mm", "mean of long and short axis", "Fleischner 2017")], []
+
+    meas = add_measure_step(g, f, seg, title=f"Measure candidate {i} (RECIST 1.1 axes, volume, HU)",
+                            extra=mean_diameter, recist=True)
+    lung = "lung" in plan.organ
+    cid, mname = ("fleischner_solid_2017", "mean_diameter") if lung else ("recist_measurable_lesion", "long_axis")
+    cmp_ = add_compare_step(g, f, meas, cid, mname,
+                            title="Place it in the Fleischner 2017 size bands" if lung
+                            else "Check RECIST 1.1 measurability", value_label=mname.replace("_", " "))
+
+    def decide(g: Grounding, step: Step):
+        m = g.values.get(key(f, "m"), {})
+        if not m:
+            return FindingStatus.NOT_ASSESSABLE, 0.0, f"Candidate {i} could not be segmented."
+        o = outcome(g, f, cid, cmp_.id)
+        conf = segment_confidence(g, f) * float(cand.score if g.nodes[loc.id].step.status.value != "edited" else 1.0)
+        text = (f"{lesion_word.capitalize()} {i} in the {where}: {fmt(m.get('long_axis'))} x "
+                f"{fmt(m.get('short_axis'))} mm, {fmt(m.get('volume'))} mL, mean {fmt(m.get('mean'))} HU.")
+        if o is not None:
+            text += f" {o.text}"
+        return FindingStatus.PRESENT, max(0.0, min(1.0, conf)), text
+
+    add_conclude_step(g, f, [cmp_], title=f"Conclude on candidate {i}", decide=decide)
+
+
+def _refine(g: Grounding, step: Step, cand_mask: np.ndarray, box: Box, kind: str):
+    """LiteMedSAM inside the box; the candidate mask stands when SAM disagrees grossly."""
+    from ..models.litemedsam import segment_box_3d
+
+    window = (-600.0, 1500.0) if kind == "nodule" else (40.0, 400.0)
+    try:
+        sam = segment_box_3d(g.study, box, window=window, device=g.options.device,
+                             progress=g.options.progress, cancel=g.options.cancel)
+    except Exception as exc:  # noqa: BLE001 - fall back to the classical mask, and say so
+        return cand_mask, 0.6, f"LiteMedSAM failed ({exc}); kept the density-based mask."
+    g.use_model(sam.model)
+    step.device = sam.model.device
+    a, b = cand_mask, sam.mask
+    inter = float((a & b).sum())
+    dice = 2 * inter / max(1.0, float(a.sum() + b.sum()))
+    iou = float(np.mean(list(sam.iou_by_slice.values()))) if sam.iou_by_slice else 0.0
+    if b.sum() == 0 or dice < 0.3:
+        return cand_mask, 0.55, (f"LiteMedSAM disagreed with the density candidate (Dice {dice:.2f}); "
+                                 "kept the density-based mask.")
+    return b, min(1.0, 0.5 * iou + 0.5 * dice), (f"LiteMedSAM mask (predicted IoU {iou:.2f}, agreement with the "
+                                                  f"density candidate Dice {dice:.2f}; {sam.model.device}, "
+                                                  f"{sam.model.seconds:.1f} s).")
