@@ -26,15 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from .errors import MedgroundError
+from .errors import BatchError
 
 _STUDY_COLUMNS = ("study", "path", "image")
 _FINDING_COLUMNS = ("finding", "text", "query")
 _SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm", ".png", ".jpg", ".jpeg", ".gz")
 
 
-class BatchError(MedgroundError):
-    """The batch as a whole cannot run (unreadable manifest, unreachable scheduler, ...)."""
 
 
 @dataclass(frozen=True)

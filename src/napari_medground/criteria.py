@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import MedgroundError
+from .errors import CriteriaFileError
 from .resources import resource_path
 from .result import Criterion
 
@@ -33,8 +33,6 @@ _UNITS = {"mm": ("length", 1.0), "cm": ("length", 10.0), "m": ("length", 1000.0)
 _STOP = {"of", "the", "a", "an", "in", "on", "left", "right", "bilateral", "both"}
 
 
-class CriteriaFileError(MedgroundError):
-    """A criteria file is unreadable or an entry breaks the schema (names file and entry)."""
 
 
 @dataclass(frozen=True)

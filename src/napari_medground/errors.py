@@ -32,3 +32,11 @@ class ExportError(MedgroundError):
 
 class EditError(MedgroundError):
     """An edit of a reasoning step is not allowed or refers to something unknown."""
+
+
+class CriteriaFileError(MedgroundError):
+    """A criteria file is unreadable or an entry breaks the schema (names file and entry)."""
+
+
+class BatchError(MedgroundError):
+    """The batch as a whole cannot run (unreadable manifest, unreachable scheduler, ...)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -357,4 +357,4 @@ def fresh_result(study, parsed: dict[str, Any], version: str) -> Result:
                   conclusion=Conclusion("", FindingStatus.NOT_ASSESSABLE))
 
 
-__all__ = ["Grounding", "Node", "RunOptions", "fresh_result", "field"]
+__all__ = ["Grounding", "Node", "RunOptions", "fresh_result"]

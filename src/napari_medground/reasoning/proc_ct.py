@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..language.query import Query
-from ..result import Finding, FindingStatus, Measurement, Step, StepKind
+from ..result import FindingStatus, Measurement, Step, StepKind
 from .chains import (
     add_compare_step,
     add_conclude_step,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..language.query import Query
-from ..result import Box, Finding, FindingStatus, Measurement, Step, StepKind
+from ..result import Box, FindingStatus, Measurement, Step, StepKind
 from .chains import (
     add_compare_step,
     add_conclude_step,
@@ -184,7 +184,7 @@ def _refine(g: Grounding, step: Step, cand_mask: np.ndarray, box: Box, kind: str
     inter = float((a & b).sum())
     dice = 2 * inter / max(1.0, float(a.sum() + b.sum()))
     iou = float(np.mean(list(sam.iou_by_slice.values()))) if sam.iou_by_slice else 0.0
-    if b.sum() == 0 or dice < 0.3:
+    if b.sum() == 0 or dice < 0.6:
         return cand_mask, 0.55, (f"LiteMedSAM disagreed with the density candidate (Dice {dice:.2f}); "
                                  "kept the density-based mask.")
     return b, min(1.0, 0.5 * iou + 0.5 * dice), (f"LiteMedSAM mask (predicted IoU {iou:.2f}, agreement with the "

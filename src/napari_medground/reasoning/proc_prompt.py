@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..language.query import Query
-from ..result import Box, FindingStatus, Measurement, Step, StepKind
+from ..result import Box, FindingStatus, Step, StepKind
 from .chains import add_conclude_step, add_measure_step, add_segment_step, fmt, key, segment_confidence
 from .graph import Grounding
 from .planner import Plan
@@ -79,9 +79,3 @@ def build_cannot_assess(g: Grounding, query: Query, qi: int, plan: Plan, parse: 
     title = "Not understood" if plan.procedure == "not_understood" else "Outside what this tool can judge"
     g.add_step(StepKind.LOCATE, title, inputs=[parse.id], run=run, finding=f)
 
-
-def measurement_names(ms: list[Measurement]) -> list[str]:
-    return [m.name for m in ms]
-
-
-__all__ = ["build_prompt", "build_cannot_assess", "add_conclude_step", "add_measure_step"]

@@ -82,11 +82,12 @@ def build_cxr_heart(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step
         if o is None:
             return FindingStatus.UNCERTAIN, 0.3, text + " The criterion step was rejected."
         cxr = g.values.get("cxr")
-        caveat = f" {cxr.view_note}" if cxr is not None and cxr.view_note else ""
+        note = (cxr.view_note or "").strip() if cxr is not None else ""
+        caveat = f" Film: {note[0].lower() + note[1:].rstrip('.')}." if note else ""
         status = FindingStatus.PRESENT if o.meets else FindingStatus.ABSENT
         if name == "heart":
             status = FindingStatus.PRESENT
-        return status, conf, f"{text} {o.text}{caveat}"
+        return status, conf, f"{text} {o.text.rstrip('.')}.{caveat}"
 
     add_conclude_step(g, f, [cmp_], title=f"Conclude on {name}", decide=decide)
 
