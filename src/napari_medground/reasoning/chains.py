@@ -85,7 +85,8 @@ def box_mask(shape: tuple[int, ...], box: Box) -> np.ndarray:
 # ---------------------------------------------------------------------- measure
 def add_measure_step(g: Grounding, finding: Finding, segment: Step, *, title: str,
                      extra: Callable[[Grounding, np.ndarray], tuple[list[Measurement], list]] | None = None,
-                     recist: bool = False, mask_id: str | None = None, set_finding: bool = True) -> Step:
+                     recist: bool = False, mask_id: str | None = None, set_finding: bool = True,
+                     label: str | None = None) -> Step:
     """Measure the finding's mask: volume/area, centroid, box, diameters, intensity.
 
     ``extra`` adds procedure-specific numbers and line segments. Numbers typed by the
@@ -103,7 +104,7 @@ def add_measure_step(g: Grounding, finding: Finding, segment: Step, *, title: st
             return
         study = g.study
         unit = "HU" if study.modality == "CT" else "a.u."
-        ms = measure.measure_mask(mask, study, label=finding.name, intensity_unit=unit, recist=recist)
+        ms = measure.measure_mask(mask, study, label=label or finding.name, intensity_unit=unit, recist=recist)
         lines = []
         if recist:
             ax = measure.recist_axes(mask, study)
@@ -119,7 +120,8 @@ def add_measure_step(g: Grounding, finding: Finding, segment: Step, *, title: st
         step.evidence.mask_ids = [mid]
         g.values[key(finding, "m")] = {m.name: m.value for m in ms}
         g.values[key(finding, "units")] = {m.name: m.unit for m in ms}
-        step.detail = "; ".join(f"{m.label or m.name} {fmt(m.value)} {m.unit}" for m in ms if m.name in _SHOWN)
+        step.detail = "; ".join(f"{m.label or m.name} {fmt(m.value)}{'' if m.unit == '1' else ' ' + m.unit}"
+                                for m in ms if m.name in _SHOWN)
         step.confidence = 1.0
         if set_finding:
             _update_geometry(g, finding, mask, ms)

@@ -26,6 +26,8 @@ from .graph import Grounding
 from .planner import Plan
 
 MODEL = "model21_104class"
+_ADJECTIVE = {"hippocampus": "hippocampal", "amygdala": "amygdalar", "thalamus": "thalamic",
+              "caudate": "caudate", "putamen": "putaminal", "cerebellum": "cerebellar"}
 _PLAUSIBLE_ML = {"Hippocampus": (1.0, 8.0), "Lateral-Ventricle": (1.0, 150.0), "Amygdala": (0.5, 4.0)}
 
 
@@ -113,7 +115,7 @@ def build_brain_atrophy(g: Grounding, query: Query, qi: int, plan: Plan, parse: 
     left, right = _vocab_labels(a.term, "left"), _vocab_labels(a.term, "right")
     both = left + right
     side = a.side if a.side in ("left", "right") else None
-    name = f"{side + ' ' if side else ''}{a.term} atrophy"
+    name = f"{side + ' ' if side else ''}{_ADJECTIVE.get(a.term, a.term)} atrophy"
     f = g.add_finding(name, qi, anatomy_code=a.code.to_dict() if a.code else None,
                       finding_code=query.finding_code.to_dict() if query.finding_code else None)
     loc = _locate_step(g, f, plan, both, f"Locate both {a.term} regions (MeshNet 104 regions)")
@@ -135,7 +137,7 @@ def build_brain_atrophy(g: Grounding, query: Query, qi: int, plan: Plan, parse: 
                 Measurement("asymmetry", ai, "1", "asymmetry index |L-R|/(L+R)")], []
 
     meas = add_measure_step(g, f, seg, title=f"Measure both {a.term} volumes and their asymmetry",
-                            extra=sides)
+                            extra=sides, label=f"{a.term} (both sides)")
     cmp_vol = []
     for s in ("left", "right"):
         cmp_vol.append(add_compare_step(g, f, meas, "hippocampal_volume_typical", f"volume_{s}",
@@ -215,7 +217,8 @@ def build_brain_ventricles(g: Grounding, query: Query, qi: int, plan: Plan, pars
                              "max frontal-horn width / max inner skull width on the same axial slice")],
                 [ev.horn_line, ev.skull_line])
 
-    meas = add_measure_step(g, f, seg, title="Measure the Evans index and ventricular volume", extra=evans)
+    meas = add_measure_step(g, f, seg, title="Measure the Evans index and ventricular volume", extra=evans,
+                            label="lateral ventricles")
     c_evans = add_compare_step(g, f, meas, "evans_index", "evans_index",
                                title="Compare the Evans index with 0.3", value_label="Evans index")
     c_vol = add_compare_step(g, f, meas, "ventricular_volume", "volume",
