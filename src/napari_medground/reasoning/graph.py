@@ -307,11 +307,16 @@ class Grounding:
 
     def _edit(self, step_id: str, action: str, before: Any, after: Any, apply: Callable[[], None],
               *, rerun: bool = True, changed: list[str] | None = None) -> list[str]:
-        self._undo.append(self._snapshot(f"{action} {step_id}"))
+        snapshot = self._snapshot(f"{action} {step_id}")
+        try:
+            apply()
+            deps = self.rerun_dependants(step_id) if rerun and step_id in self.nodes else []
+        except BaseException:
+            self._restore(snapshot)  # an edit that fails or is cancelled leaves no trace
+            raise
+        self._undo.append(snapshot)
         del self._undo[:-_MAX_UNDO]
         self._redo.clear()
-        apply()
-        deps = self.rerun_dependants(step_id) if rerun and step_id in self.nodes else []
         self._log(EditRecord(step_id, action, before, after, user=self.options.user), changed or [])
         return deps
 

@@ -40,15 +40,15 @@ def describe_study(study: Study) -> str:
 
 def plan_query(study: Study, query: Query, *, has_box: bool = False) -> Plan:
     """The procedure for one query on this study."""
+    what = describe_study(study)
+    anatomy = query.anatomy[0] if query.anatomy else None
+    if has_box:  # the box says where; the text only names it
+        return Plan("prompt", f"{what} with a box drawn by the clinician -> LiteMedSAM inside the box.",
+                    anatomy)
     if not query.understood:
         words = ", ".join(query.unknown_words) or query.text or "(empty)"
         return Plan("not_understood", f"The text was not understood ({words}); nothing was searched.")
-    what = describe_study(study)
-    anatomy = query.anatomy[0] if query.anatomy else None
     finding = (query.finding or "").lower() or None
-    if has_box:
-        return Plan("prompt", f"{what} with a box drawn by the clinician -> LiteMedSAM inside the box.",
-                    anatomy)
     if study.is_2d:
         return _plan_xray(study, query, anatomy, finding, what)
     if study.modality == "CT":

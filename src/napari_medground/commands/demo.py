@@ -1,0 +1,133 @@
+"""`medground demo [--finding TEXT] [--screenshot PATH]`: the whole flow in under a minute.
+
+Opens napari on the synthetic CT phantom (no files needed), docks the grounding widget
+and runs one finding, so a new user sees the masks, boxes, measurements and the steps
+to accept, edit or reject. ``--screenshot PATH`` saves the window (viewer and dock)
+once the finding is shown, then exits (used for the README image; run it under
+``xvfb-run -a -s "-screen 0 1600x1000x24"`` on a machine without a display).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FINDING = "nodule in the right lung"
+FALLBACK_FINDING = "right lung"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--finding", default=DEFAULT_FINDING,
+                        help=f"the finding to ground on the phantom (default: '{DEFAULT_FINDING}')")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="compute device (default: auto)")
+    parser.add_argument("--screenshot", metavar="PATH", default=None,
+                        help="save a screenshot of the window once the finding is shown, then exit")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="with --screenshot: give up after this many seconds (default 300)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import napari
+    from qtpy.QtCore import QTimer
+
+    from ..napari.contrast import image_layer_data
+    from ..napari.widget import GroundingWidget
+    from ..phantom import make_ct_phantom
+
+    t0 = time.perf_counter()
+    viewer = napari.Viewer(title="napari-medground demo")
+    study, _truth = make_ct_phantom()
+    data, kwargs, _ = image_layer_data(study, name="CT phantom")
+    viewer.add_image(data, **kwargs)
+    widget = GroundingWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="MedGround", area="right")
+    viewer.window._qt_window.resize(1600, 1000)  # noqa: SLF001 - the size the screenshot wants
+    QTimer.singleShot(150, viewer.reset_view)  # once the window has its size
+    widget.ui.device.setCurrentText(args.device)
+    widget.ui.text.setText(args.finding)
+    state = {"tries": [args.finding] + ([FALLBACK_FINDING] if args.finding != FALLBACK_FINDING else []),
+             "code": 0}
+
+    def start() -> None:
+        viewer.reset_view()
+        widget.run_finding(state["tries"].pop(0))
+
+    def watch() -> None:
+        if widget.worker is not None:
+            return
+        s = widget.session()
+        result = s.result if s else None
+        shown = result is not None and any(f.mask_id in result.masks for f in result.findings)
+        if not shown and state["tries"] and (result is None or not result.masks):
+            log.info("demo: '%s' showed no mask; trying '%s'", widget.ui.text.text(), state["tries"][0])
+            widget.ui.text.setText(state["tries"][0])
+            start()
+            return
+        timer.stop()
+        log.info("demo ready in %.1f s", time.perf_counter() - t0)
+        _show_reasoning(widget)
+        if args.screenshot:
+            QTimer.singleShot(800, lambda: _save_and_quit(viewer, Path(args.screenshot), state))
+
+    def deadline() -> None:
+        if args.screenshot and timer.isActive():
+            log.error("demo: no result after %.0f s; saving what is shown", args.timeout)
+            state["code"] = 1
+            timer.stop()
+            _save_and_quit(viewer, Path(args.screenshot), state)
+
+    timer = QTimer()
+    timer.setInterval(250)
+    timer.timeout.connect(watch)
+    QTimer.singleShot(300, start)
+    QTimer.singleShot(600, timer.start)
+    QTimer.singleShot(int(args.timeout * 1000), deadline)
+    napari.run()
+    return int(state["code"])
+
+
+def _show_reasoning(widget) -> None:
+    """Open the panel on the first compare step (its plot against the criterion)."""
+    panel = widget.ui.panel
+    card = next((c for c in panel.cards if c.step.kind.value == "compare"), None)
+    if card is not None:
+        panel.set_current(card.step.id, jump=False, focus=False)
+    s = widget.session()
+    widget.viewer.reset_view()  # the window has its final size now
+    if s is not None and s.result is not None and s.result.findings:
+        import numpy as np
+
+        from ..napari.controller import camera
+
+        f = s.result.findings[0]
+        if f.box is not None:  # closer to a small finding, at most 1.6x (keep the anatomy in view)
+            size = (np.asarray(f.box.max_voxel) - f.box.min_voxel + 1) * np.asarray(s.study.spacing_mm)
+            field = np.asarray(s.study.shape) * np.asarray(s.study.spacing_mm)
+            camera(widget.viewer).zoom *= float(np.clip(0.3 * field.max() / max(size.max(), 1e-3), 1.0, 1.6))
+        widget.controller().jump_to_finding(f.name)
+
+
+def _save_and_quit(viewer, path: Path, state: dict) -> None:
+    _dismiss_toasts(viewer)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    viewer.screenshot(str(path), canvas_only=False)
+    print(f"screenshot saved: {path}")
+    viewer.close()
+
+
+def _dismiss_toasts(viewer) -> None:
+    """Close napari's notification pop-ups (e.g. its PyQt5 deprecation notice) before a screenshot."""
+    try:
+        from napari._qt.dialogs.qt_notification import NapariQtNotification
+        from qtpy.QtWidgets import QApplication
+
+        for w in QApplication.allWidgets():
+            if isinstance(w, NapariQtNotification):
+                w.close()
+        QApplication.processEvents()
+    except Exception:  # noqa: BLE001 - cosmetic only (a private napari class)
+        log.debug("could not dismiss notifications", exc_info=True)

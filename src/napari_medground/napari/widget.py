@@ -1,0 +1,359 @@
+"""The dock widget: type a finding, see it grounded, accept / edit / reject each step.
+
+Three layers (STYLE.md, after napari-nninteractive): the layout (:mod:`.widget_gui`),
+layer control (:mod:`.controller`) and the inference session (:mod:`.session`, no Qt).
+Model work runs in workers (superqt's ``create_worker``, which napari's wraps with a
+traceback notification we replace by one status line) whose functions never touch Qt;
+only the ``returned``/``errored`` handlers here do, and a UI timer reads the progress.
+One job at a time: the step buttons are disabled while one runs; Cancel stops it and
+leaves the previous state as it was.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QWidget
+
+from ..errors import MedgroundError
+from ..progress import Cancelled
+from .controller import LayerController, show_scale_bar
+from .reader import notify_error
+from .overlays import FINDING_STATUS_COLORS, FINDING_STATUS_WORDS
+from .session import GroundingSession, JobOutcome, warm_up
+from .widget_edits import EditHandlers
+from .widget_gui import build_gui
+
+if TYPE_CHECKING:  # pragma: no cover
+    import napari
+
+log = logging.getLogger(__name__)
+_CPU_NOTE = ("Running on the CPU: fine for these models, but slower (LiteMedSAM ≈ 1 s per slice). "
+             "Results match the GPU within tolerance.")
+
+
+def _summary(result: Any, most: int = 3) -> str:
+    """One status line: each finding and its status in words (the conclusion has the rest)."""
+    fs = result.findings
+    parts = [f"{f.name} {FINDING_STATUS_WORDS[f.status.value].lower().replace('_', ' ')}" for f in fs[:most]]
+    more = f"; +{len(fs) - most} more" if len(fs) > most else ""
+    return ("; ".join(parts) + more) if parts else "no finding"
+
+
+def widen_contrast_range(layer: Any) -> None:
+    """Let the contrast slider reach the whole data range (napari sets it to the limits given)."""
+    rng = layer.metadata.get("contrast_range")
+    if rng and not layer.metadata.get("_range_set"):
+        lo, hi = layer.contrast_limits_range
+        layer.contrast_limits_range = (min(lo, rng[0]), max(hi, rng[1]))
+        layer.metadata["_range_set"] = True
+
+
+class GroundingWidget(EditHandlers, QWidget):
+    """Dock widget of napari-medground (``napari_viewer`` is injected by napari)."""
+
+    def __init__(self, napari_viewer: "napari.viewer.Viewer", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.ui = build_gui(self)
+        self.sessions: dict[int, tuple[GroundingSession, LayerController]] = {}
+        self.worker: Any = None
+        self.job: str | None = None
+        self._job_started = 0.0
+        self._editing: tuple[str, str] | None = None  # (step id, kind)
+        self.warming = 0  # background warm-ups running (imports, model load)
+        self.timer = QTimer(self)
+        self.timer.setInterval(100)
+        self.timer.timeout.connect(self._poll_progress)
+        self._wire()
+        self._refresh_studies()
+        self._check_device()
+        show_scale_bar(self.viewer)
+
+    # ------------------------------------------------------------------ wiring
+    def _wire(self) -> None:
+        ui = self.ui
+        ui.run.clicked.connect(lambda: self.run_finding(ui.text.text()))
+        ui.text.submitted.connect(self.run_finding)
+        ui.cancel.clicked.connect(self.cancel)
+        ui.box.toggled.connect(self._toggle_box_prompt)
+        ui.device.currentTextChanged.connect(lambda _t: self._check_device())
+        ui.study.currentIndexChanged.connect(lambda _i: self._show_session())
+        ui.window.currentTextChanged.connect(self._apply_window)
+        ui.accept_all.clicked.connect(lambda: self._edit("accept_all"))
+        ui.undo.clicked.connect(lambda: self._edit("undo"))
+        ui.redo.clicked.connect(lambda: self._edit("redo"))
+        ui.save_conclusion.clicked.connect(
+            lambda: self._edit("edit_conclusion", ui.conclusion.toPlainText().strip()))
+        ui.export.clicked.connect(self._choose_export_folder)
+        p = ui.panel
+        p.accept_requested.connect(lambda sid: self._edit("accept", sid))
+        p.reject_requested.connect(lambda sid: self._edit("reject", sid))
+        p.edit_started.connect(self._edit_started)
+        p.edit_done.connect(self._edit_done)
+        p.edit_cancelled.connect(self._edit_cancelled)
+        p.step_selected.connect(self._select_step)
+        p.finding_selected.connect(lambda name: self.controller() and self.controller().jump_to_finding(name))
+        self.viewer.layers.events.inserted.connect(self._refresh_studies)
+        self.viewer.layers.events.removed.connect(self._refresh_studies)
+        self.viewer.layers.selection.events.active.connect(self._follow_selection)
+
+    # ------------------------------------------------------------------ studies
+    def study_layers(self) -> list:
+        return [lyr for lyr in self.viewer.layers
+                if lyr.__class__.__name__ == "Image" and isinstance(lyr.metadata, dict)
+                and lyr.metadata.get("study") is not None]
+
+    def _refresh_studies(self, *_: Any) -> None:
+        combo = self.ui.study
+        layers = self.study_layers()
+        current = self.current_layer()
+        names = [(lyr.name, id(lyr)) for lyr in layers]
+        if names and names == [(combo.itemText(i), combo.itemData(i)) for i in range(combo.count())]:
+            return  # an overlay layer came or went: the studies are the same
+        combo.blockSignals(True)
+        combo.clear()
+        for lyr in layers:
+            combo.addItem(lyr.name, id(lyr))
+        if current in layers:
+            combo.setCurrentIndex(layers.index(current))
+        combo.blockSignals(False)
+        for lyr in layers:
+            widen_contrast_range(lyr)
+        live = {id(x) for x in layers}
+        for key in [k for k in self.sessions if k not in live]:
+            del self.sessions[key]
+        if not layers:
+            self._status("Open a study (File > Open, or File > Open Sample > MedGround) to begin.")
+        self._show_session()
+
+    def _follow_selection(self, event: Any = None) -> None:
+        lyr = self.viewer.layers.selection.active
+        layers = self.study_layers()
+        if lyr in layers and self.ui.study.currentIndex() != layers.index(lyr):
+            self.ui.study.setCurrentIndex(layers.index(lyr))
+
+    def current_layer(self):
+        key = self.ui.study.currentData()
+        return next((x for x in self.study_layers() if id(x) == key), None)
+
+    def session(self) -> GroundingSession | None:
+        pair = self._pair()
+        return pair[0] if pair else None
+
+    def controller(self) -> LayerController | None:
+        pair = self._pair()
+        return pair[1] if pair else None
+
+    def _pair(self):
+        lyr = self.current_layer()
+        if lyr is None:
+            return None
+        if id(lyr) not in self.sessions:
+            s = GroundingSession(lyr.metadata["study"])
+            self.sessions[id(lyr)] = (s, LayerController(self.viewer, f"{id(lyr):x}", s.geometry, s.study))
+        return self.sessions[id(lyr)]
+
+    def _show_session(self) -> None:
+        s = self.session()
+        is_ct = s is not None and s.study.modality == "CT"
+        self.ui.window.setVisible(is_ct)
+        self.ui.window_label.setVisible(is_ct)
+        self._show_result(s.result if s else None)
+
+    def _apply_window(self, preset: str) -> None:
+        from .contrast import default_contrast
+
+        lyr, s = self.current_layer(), self.session()
+        if lyr is None or s is None or s.study.modality != "CT":
+            return
+        lo, hi = default_contrast(s.study, preset)
+        rlo, rhi = lyr.contrast_limits_range
+        lyr.contrast_limits_range = (min(rlo, lo), max(rhi, hi))
+        lyr.contrast_limits = (lo, hi)
+
+    # ------------------------------------------------------------------ device
+    def _check_device(self) -> None:
+        choice = self.ui.device.currentText()
+        self.ui.device_note.setText("checking the device…")
+        self._warm(warm_up, choice, returned=self._device_ok)
+
+    def warm_box_model(self) -> None:
+        """Load LiteMedSAM in the background while the clinician draws the box."""
+        self._warm(warm_up, self.ui.device.currentText(), True)
+
+    def _warm(self, fn: Callable, *args: Any, returned: Callable | None = None) -> None:
+        from superqt.utils import create_worker  # napari's, without its traceback relay
+
+        self.warming += 1
+        connect = {"errored": self._device_error, "finished": self._warm_finished}
+        if returned is not None:
+            connect["returned"] = returned
+        create_worker(fn, *args, _ignore_errors=True, _connect=connect)
+
+    def _warm_finished(self) -> None:
+        self.warming -= 1
+
+    def _device_ok(self, device: str) -> None:
+        cpu = device == "cpu"
+        self.ui.device_note.setText(_CPU_NOTE if cpu else f"Running on {device} (half precision).")
+        self.ui.device_note.setStyleSheet("color:#f0a000;" if cpu else "color:#69db7c;")
+
+    def _device_error(self, exc: Exception) -> None:
+        self.ui.device_note.setText(str(exc))
+        self.ui.device_note.setStyleSheet("color:#fa5252;")
+
+    # ------------------------------------------------------------------ jobs
+    def run_finding(self, text: str, box: Any = None) -> None:
+        """Ground ``text`` (or a box prompt) on the selected study, in a worker."""
+        text = (text or "").strip()
+        s = self.session()
+        if s is None:
+            self._status("No study: open one first (File > Open).", error=True)
+            return
+        if not text and box is None:
+            self._status("Type a finding first, " + self.ui.text.placeholderText(), error=True)
+            return
+        if box is not None and not text:
+            text = "prompted region"
+        self.ui.text.remember(text)
+        device = self.ui.device.currentText()
+        self._start("ground", s.ground, text, box=box, device=device,
+                    on_done=lambda out: self._ground_done(s, out, text))
+
+    def _start(self, job: str, fn: Callable, *args: Any, on_done: Callable[[Any], None],
+               **kwargs: Any) -> None:
+        from superqt.utils import create_worker  # napari's, without its traceback relay
+
+        if self.worker is not None:
+            self._status(f"Busy with {self.job}: wait or Cancel.", error=True)
+            return
+        self.job, self._job_started = job, time.perf_counter()
+        s = self.session()
+        if s is not None:
+            s.reset_cancel()
+        self._set_busy(True)
+        # _ignore_errors: failures become one status line here, not a traceback dialog
+        self.worker = create_worker(fn, *args, **kwargs, _ignore_errors=True, _connect={
+            "returned": lambda out: self._finish(on_done, out),
+            "errored": self._failed,
+        })
+
+    def _finish(self, on_done: Callable[[Any], None], out: Any) -> None:
+        self.worker = None
+        self._set_busy(False)
+        try:
+            on_done(out)
+        except Exception as exc:  # noqa: BLE001 - shown as one line, logged in full
+            log.exception("updating the view failed")
+            self._status(f"Could not show the result: {type(exc).__name__}: {exc}", error=True)
+
+    def _failed(self, exc: Exception) -> None:
+        job = self.job
+        self.worker = None
+        self._set_busy(False)
+        if isinstance(exc, Cancelled):
+            self._status(f"{job} cancelled: nothing was changed.")
+            self._show_session()
+        elif isinstance(exc, MedgroundError):
+            self._status(str(exc), error=True)
+            notify_error(str(exc))
+        else:
+            log.error("%s failed", job, exc_info=exc)
+            self._status(f"{job} failed: {type(exc).__name__}: {exc}", error=True)
+            notify_error(f"{job} failed: {type(exc).__name__}: {exc}")
+
+    def cancel(self) -> None:
+        s = self.session()
+        if self.worker is not None and s is not None:
+            s.cancel()
+            self._status(f"cancelling {self.job}…")
+
+    def _set_busy(self, busy: bool) -> None:
+        ui = self.ui
+        ui.cancel.setEnabled(busy)
+        for w in (ui.run, ui.accept_all, ui.undo, ui.redo, ui.save_conclusion, ui.export, ui.study,
+                  ui.device):
+            w.setEnabled(not busy)
+        ui.panel.set_busy(busy)
+        if busy:
+            ui.progress.setValue(0)
+            self.timer.start()
+        else:
+            self.timer.stop()
+            self._update_undo()
+
+    def _poll_progress(self) -> None:
+        s = self.session()
+        if s is None or self.worker is None:
+            return
+        st = s.progress_state
+        self.ui.progress.setValue(int(1000 * st.fraction))
+        took = time.perf_counter() - self._job_started
+        self.ui.status.setStyleSheet("")
+        self.ui.status.setText(f"{self.job}: {st.message} ({took:.0f} s)")
+
+    # ------------------------------------------------------------------ results
+    def _ground_done(self, s: GroundingSession, out: JobOutcome, text: str) -> None:
+        s.adopt(out, text)
+        ctl = self._controller_of(s)
+        ctl.show(out.overlays, out.grounding.result)
+        self._show_result(out.grounding.result)
+        first = next((f for f in out.overlays.findings if f.centre is not None), None)
+        if first is not None:
+            ctl.jump_to_finding(first.name)
+        self.ui.progress.setValue(1000)
+        r = out.grounding.result
+        self._status(f"'{text}' ({out.seconds:.1f} s): {_summary(r)}",
+                     color=FINDING_STATUS_COLORS.get(r.conclusion.status.value))
+
+    def _edit_done_view(self, s: GroundingSession, out: JobOutcome) -> None:
+        ctl = self._controller_of(s)
+        ctl.show(out.overlays, out.grounding.result, out.changed_masks)
+        self._show_result(out.grounding.result)
+        r = out.grounding.result
+        self._status(f"{out.message} done ({out.seconds:.1f} s): {_summary(r)}",
+                     color=FINDING_STATUS_COLORS.get(r.conclusion.status.value))
+
+    def _controller_of(self, s: GroundingSession) -> LayerController:
+        return next(c for ss, c in self.sessions.values() if ss is s)
+
+    def _show_result(self, result: Any) -> None:
+        self.ui.panel.show_result(result)
+        self.ui.conclusion.setPlainText(result.conclusion.text if result is not None else "")
+        models = [] if result is None else [f"{m.name} {m.version} on {m.device} ({m.seconds:.1f} s)"
+                                            for m in result.models]
+        self.ui.models.setText(("Models: " + "; ".join(models)) if models else "")
+        self._update_undo()
+
+    def _update_undo(self) -> None:
+        s = self.session()
+        g = s.grounding if s else None
+        idle = self.worker is None
+        self.ui.undo.setEnabled(idle and g is not None and g.can_undo)
+        self.ui.redo.setEnabled(idle and g is not None and g.can_redo)
+        for w in (self.ui.accept_all, self.ui.save_conclusion, self.ui.export):
+            w.setEnabled(idle and g is not None)
+
+    def _status(self, text: str, *, error: bool = False, color: str | None = None) -> None:
+        self.ui.status.setText(text)
+        self.ui.status.setStyleSheet("color:#fa5252;" if error else f"color:{color};" if color else "")
+        if error:
+            log.warning(text)
+
+    # ------------------------------------------------------------------ edits
+    def _edit(self, action: str, *args: Any) -> None:
+        s = self.session()
+        if s is None or s.grounding is None:
+            return
+        self._start(action.replace("_", " "), s.edit, action, *args,
+                    on_done=lambda out: self._edit_done_view(s, out))
+
+    def _select_step(self, step_id: str) -> None:
+        s, ctl = self.session(), self.controller()
+        if s is None or s.result is None or ctl is None:
+            return
+        ctl.select_step(s.result.step(step_id))
+
