@@ -1,0 +1,133 @@
+"""LiteMedSAM timings: model load, image embedding, decoder with a cached embedding,
+and a naive baseline that re-encodes the slice for every box.
+
+    .venv/bin/python benchmarks/bench_litemedsam.py [--device cpu|cuda] [--boxes 10]
+        [--slices 4] [--batch 1,2,4] [--json]
+
+The image is a synthetic 512 x 512 CT-like slice (a bright disc in soft tissue), so the
+benchmark needs no data files. Times are wall-clock medians in seconds; on a shared
+machine they include the contention.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+
+
+def _study(n_slices: int):
+    from napari_medground.study.model import Study
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:512, :512]
+    disc = (yy - 250) ** 2 + (xx - 270) ** 2 < 60 ** 2
+    vol = np.stack([rng.normal(40, 15, disc.shape) + 120 * disc for _ in range(n_slices)]).astype(np.float32)
+    return Study(array=vol, affine_lps=np.diag([2.0, 0.8, 0.8, 1.0]), modality="CT")
+
+
+def _boxes(n: int) -> list[tuple[int, int, int, int]]:
+    rng = np.random.default_rng(1)
+    out = []
+    for _ in range(n):
+        j = rng.integers(-12, 13, size=4)
+        out.append((190 + j[0], 210 + j[1], 310 + j[2], 330 + j[3]))
+    return out
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def run(device: str, n_boxes: int, n_slices: int, batches: list[int]) -> dict:
+    import torch
+
+    from napari_medground.models import litemedsam_infer as infer
+    from napari_medground.models import litemedsam_runtime as rt
+    from napari_medground.models.litemedsam import open_session
+
+    t0 = time.perf_counter()
+    model = rt.load_model(device)
+    load_s = time.perf_counter() - t0
+    study = _study(max(n_slices, max(batches)))
+    res: dict = {"device": model.device, "precision": model.precision, "threads": torch.get_num_threads(),
+                 "load_s": round(load_s, 3)}
+
+    rt.EMBEDDINGS.clear()
+    warm = open_session(study, device=device)
+    warm.embeddings([0])  # first call pays one-off allocations
+    rt.EMBEDDINGS.clear()
+
+    per_slice = {}
+    for b in batches:
+        rt.EMBEDDINGS.clear()
+        old = infer.GPU_BATCH if model.device.startswith("cuda") else infer.CPU_BATCH
+        setattr(infer, "GPU_BATCH" if model.device.startswith("cuda") else "CPU_BATCH", b)
+        s = open_session(study, device=device)
+        _sync(model.device)
+        t = time.perf_counter()
+        s.embeddings(list(range(b * max(1, n_slices // b))))
+        _sync(model.device)
+        per_slice[b] = (time.perf_counter() - t) / (b * max(1, n_slices // b))
+        setattr(infer, "GPU_BATCH" if model.device.startswith("cuda") else "CPU_BATCH", old)
+    res["encoder_s_per_slice_by_batch"] = {str(k): round(v, 4) for k, v in per_slice.items()}
+
+    boxes = _boxes(n_boxes)
+    session = open_session(study, device=device)
+    session.embeddings([0])
+    dec = []
+    for b in boxes:
+        _sync(model.device)
+        t = time.perf_counter()
+        session.segment(0, b)
+        _sync(model.device)
+        dec.append(time.perf_counter() - t)
+    res["decoder_cached_s_median"] = round(statistics.median(dec), 4)
+
+    naive = []
+    for b in boxes:  # what a tool without the cache does: encode, then decode, per box
+        rt.EMBEDDINGS.clear()
+        s = open_session(study, device=device)
+        _sync(model.device)
+        t = time.perf_counter()
+        s.segment(0, b)
+        _sync(model.device)
+        naive.append(time.perf_counter() - t)
+    res["naive_per_box_s_median"] = round(statistics.median(naive), 4)
+    cached_total = per_slice[batches[0]] + sum(dec)
+    res["boxes"] = n_boxes
+    res["cached_total_s"] = round(cached_total, 3)
+    res["naive_total_s"] = round(sum(naive), 3)
+    res["speedup_naive_over_cached"] = round(sum(naive) / cached_total, 2)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--boxes", type=int, default=10)
+    ap.add_argument("--slices", type=int, default=4)
+    ap.add_argument("--batch", default="1,2,4", help="encoder batch sizes to time")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    res = run(args.device, args.boxes, args.slices, [int(b) for b in args.batch.split(",")])
+    if args.json:
+        print(json.dumps(res))
+        return
+    print(f"LiteMedSAM on {res['device']} ({res['precision']}, {res['threads']} threads)")
+    print(f"  model load                      {res['load_s']:.3f} s")
+    for b, v in res["encoder_s_per_slice_by_batch"].items():
+        print(f"  embedding, batch {b:>2}             {v:.3f} s per slice")
+    print(f"  decoder, embedding cached       {res['decoder_cached_s_median'] * 1000:.1f} ms (median)")
+    print(f"  naive: encode + decode per box  {res['naive_per_box_s_median']:.3f} s (median)")
+    print(f"  {res['boxes']} boxes on one slice: cached {res['cached_total_s']:.2f} s, naive "
+          f"{res['naive_total_s']:.2f} s -> {res['speedup_naive_over_cached']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
