@@ -153,6 +153,14 @@ def _update_geometry(g: Grounding, finding: Finding, mask: np.ndarray, ms: list[
     finding.measurements = ms
 
 
+def sentence(text: str) -> str:
+    """Capitalised, ending with a full stop."""
+    text = text.strip()
+    if not text:
+        return text
+    return text[0].upper() + text[1:] + ("" if text[-1] in ".!?" else ".")
+
+
 def fmt(v: Any) -> str:
     if v is None:
         return "n/a"
@@ -186,7 +194,7 @@ def add_compare_step(g: Grounding, finding: Finding, measure_step: Step, criteri
         step.evidence.measurements = [Measurement(measurement, value, crit.unit, value_label or measurement)]
         step.evidence.extra["outcome"] = {"meets": outcome.meets, "band": outcome.band,
                                           "margin": outcome.margin}
-        step.detail = outcome.text + ("" if crit.confirmed else " (criterion not confirmed in a primary source)")
+        step.detail = sentence(outcome.text) + ("" if crit.confirmed else " (Criterion not confirmed in a primary source.)")
         step.confidence = compare_confidence(outcome.margin, crit.confirmed)
         g.values[key(finding, f"outcome:{criterion_id}")] = outcome
 

@@ -7,6 +7,7 @@ import numpy as np
 from ..language.query import Query
 from ..result import FindingStatus, Measurement, Step, StepKind
 from .chains import (
+    sentence,
     add_compare_step,
     add_conclude_step,
     add_measure_step,
@@ -141,8 +142,8 @@ def build_ct_structure(g: Grounding, query: Query, qi: int, plan: Plan, parse: S
             return FindingStatus.UNCERTAIN, 0.3, text + " No size criterion could be applied."
         crit_conf = max(g.nodes[c.id].step.confidence or 0.5 for c in compares)
         if any(o.meets for o in outs):
-            return FindingStatus.PRESENT, conf * crit_conf, text + " Enlarged by: " + "; ".join(
-                o.text for o in outs if o.meets)
+            return FindingStatus.PRESENT, conf * crit_conf, text + " Enlarged: " + " ".join(
+                sentence(o.text) for o in outs if o.meets)
         return FindingStatus.ABSENT, conf * crit_conf, text + " Within the published size limits."
 
     add_conclude_step(g, f, [meas, *compares], title=f"Conclude on {name}", decide=decide)

@@ -7,6 +7,7 @@ import numpy as np
 from ..language.query import Query
 from ..result import Box, FindingStatus, Measurement, Step, StepKind
 from .chains import (
+    sentence,
     add_compare_step,
     add_conclude_step,
     add_measure_step,
@@ -21,6 +22,7 @@ from .planner import Plan
 from .proc_ct import _structure_masks
 
 MAX_CANDIDATES = 3
+MIN_SCORE = 0.3  # weaker candidates are reported only when nothing better exists
 _LOBE_THIRDS = {"upper": 0, "middle": 1, "lower": 2}
 
 
@@ -31,6 +33,16 @@ def _lesion_kind(query: Query, organ: str) -> str:
     if "lung" in organ:
         return "nodule"
     return "hypodense" if "hypo" in density or query.finding in ("cyst", "lesion", "metastasis") else "any"
+
+
+def _fleischner(query: Query) -> str:
+    """The Fleischner 2017 table for the nodule type the clinician named (solid by default)."""
+    density = str(query.attributes.get("density", "")).lower().replace(" ", "-")
+    if "part-solid" in density or "semisolid" in density:
+        return "fleischner_part_solid_2017"
+    if "ground-glass" in density or "subsolid" in density or "nonsolid" in density:
+        return "fleischner_ggn_2017"
+    return "fleischner_solid_2017"
 
 
 def _lobe(query: Query) -> str | None:
@@ -65,7 +77,8 @@ def _select(study, cands, organ_mask, query: Query):
             score *= np.exp(-abs(np.log(max(c.equivalent_diameter_mm, 0.1) / stated)))
         out.append((score, c))
     out.sort(key=lambda t: -t[0])
-    return [c for _, c in out[:MAX_CANDIDATES]], lobe
+    kept = [c for sc, c in out if sc >= MIN_SCORE] or [c for _, c in out[:1]]
+    return kept[:MAX_CANDIDATES], lobe
 
 
 def build_ct_lesion(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step) -> None:
@@ -148,7 +161,7 @@ def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kin
     meas = add_measure_step(g, f, seg, title=f"Measure candidate {i} (RECIST 1.1 axes, volume, HU)",
                             extra=mean_diameter, recist=True)
     lung = "lung" in plan.organ
-    cid, mname = ("fleischner_solid_2017", "mean_diameter") if lung else ("recist_measurable_lesion", "long_axis")
+    cid, mname = (_fleischner(query), "mean_diameter") if lung else ("recist_measurable_lesion", "long_axis")
     cmp_ = add_compare_step(g, f, meas, cid, mname,
                             title="Place it in the Fleischner 2017 size bands" if lung
                             else "Check RECIST 1.1 measurability", value_label=mname.replace("_", " "))
@@ -158,11 +171,14 @@ def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kin
         if not m:
             return FindingStatus.NOT_ASSESSABLE, 0.0, f"Candidate {i} could not be segmented."
         o = outcome(g, f, cid, cmp_.id)
-        conf = segment_confidence(g, f) * float(cand.score if g.nodes[loc.id].step.status.value != "edited" else 1.0)
+        # two semi-independent pieces of evidence: the candidate's shape/density score and
+        # the segmentation's agreement; a clinician's box replaces the candidate score
+        score = 1.0 if g.nodes[loc.id].step.status.value == "edited" else float(cand.score)
+        conf = float(np.sqrt(segment_confidence(g, f) * score))
         text = (f"{lesion_word.capitalize()} {i} in the {where}: {fmt(m.get('long_axis'))} x "
                 f"{fmt(m.get('short_axis'))} mm, {fmt(m.get('volume'))} mL, mean {fmt(m.get('mean'))} HU.")
         if o is not None:
-            text += f" {o.text}"
+            text += " " + sentence(o.text)
         return FindingStatus.PRESENT, max(0.0, min(1.0, conf)), text
 
     add_conclude_step(g, f, [cmp_], title=f"Conclude on candidate {i}", decide=decide)
@@ -185,8 +201,8 @@ def _refine(g: Grounding, step: Step, cand_mask: np.ndarray, box: Box, kind: str
     dice = 2 * inter / max(1.0, float(a.sum() + b.sum()))
     iou = float(np.mean(list(sam.iou_by_slice.values()))) if sam.iou_by_slice else 0.0
     if b.sum() == 0 or dice < 0.6:
-        return cand_mask, 0.55, (f"LiteMedSAM disagreed with the density candidate (Dice {dice:.2f}); "
-                                 "kept the density-based mask.")
+        return cand_mask, 0.7, (f"LiteMedSAM disagreed with the density candidate (Dice {dice:.2f}); "
+                                "kept the density-based mask.")
     return b, min(1.0, 0.5 * iou + 0.5 * dice), (f"LiteMedSAM mask (predicted IoU {iou:.2f}, agreement with the "
                                                   f"density candidate Dice {dice:.2f}; {sam.model.device}, "
                                                   f"{sam.model.seconds:.1f} s).")

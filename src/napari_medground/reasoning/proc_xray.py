@@ -7,6 +7,7 @@ import numpy as np
 from ..language.query import Query
 from ..result import FindingStatus, LineSegment, Measurement, Step, StepKind
 from .chains import (
+    sentence,
     add_compare_step,
     add_conclude_step,
     add_measure_step,
@@ -87,7 +88,7 @@ def build_cxr_heart(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step
         status = FindingStatus.PRESENT if o.meets else FindingStatus.ABSENT
         if name == "heart":
             status = FindingStatus.PRESENT
-        return status, conf, f"{text} {o.text.rstrip('.')}.{caveat}"
+        return status, conf, f"{text} {sentence(o.text)}{caveat}"
 
     add_conclude_step(g, f, [cmp_], title=f"Conclude on {name}", decide=decide)
 
