@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0
 PIP := $(BIN)/pip --disable-pip-version-check -q
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench clean check
+.PHONY: install demo test test-all bench clean
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,9 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-all: install
+	$(BIN)/python -m pytest -m "" $(PYTEST_ARGS)
 
 bench: install
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -162,7 +162,7 @@ def test_whole_volume_regions_and_tissues(t1, hippocampi):
     assert 300 < wm < 800 and 400 < gm < 1000 and gm > wm
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_brain_mask_covers_the_parcellated_brain(t1):
     mask = segment_brain(t1, "mindgrab", device="cpu")
     brain = mask.labels == 1

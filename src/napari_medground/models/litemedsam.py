@@ -125,13 +125,44 @@ def segment_box_3d(study: Any, box: Box, *, window: Any = None, device: str = "a
                        "use segment_box_2d")
     (z0, y0, x0), (z1, y1, x1) = _clip_box(box, study.shape, study.name)
     session = open_session(study, window=window, device=device)
-    zs = range(z0, z1 + 1) if z1 > z0 else range(study.shape[0])
-    bound = (y0, x0, y1, x1) if z1 > z0 else (0, 0, study.shape[1] - 1, study.shape[2] - 1)
-    start = (z0 + z1) // 2
-    mask, ious, notes = propagate(session, start, (y0, x0, y1, x1), zs, bound=bound, limits=limits,
-                                  progress=progress, cancel=cancel)
+    if z1 > z0:
+        mask, ious, notes = _segment_range(session, range(z0, z1 + 1), (y0, x0, y1, x1),
+                                           progress=progress, cancel=cancel)
+    else:
+        mask, ious, notes = propagate(session, z0, (y0, x0, y1, x1), range(study.shape[0]),
+                                      bound=(0, 0, study.shape[1] - 1, study.shape[2] - 1), limits=limits,
+                                      progress=progress, cancel=cancel)
     return SamResult(mask=mask, iou_by_slice=ious, model=model_use(session),
                      slices_encoded=session.encoded, cache_hits=session.cache_hits, notes=tuple(notes))
+
+
+# Inside a clinician's box every slice belongs to the object: only a vanishing or leaking
+# mask stops the walk, not the model's confidence.
+RANGE_LIMITS = PropagationLimits(min_iou=0.0, max_iou_drop=1.0, max_mean_shift=1.0, max_growth=3.0,
+                                 min_coverage=0.3)
+MAX_ANCHORS = 5
+
+
+def _segment_range(session: Session, zs: range, box: Box2D, *, progress: ProgressFn = None,
+                   cancel: CancelFn = None) -> tuple[np.ndarray, dict[int, float], list[str]]:
+    """A box over several slices: walk from a few anchor slices and keep the best walk.
+
+    The box is the object's 3D extent, so on most slices it is looser than the object's
+    section there and the model may take in neighbouring tissue. Each anchor slice is
+    prompted with the box and the walk tightens the box from slice to slice; the walk
+    whose masks the model rates best (mean predicted IoU) is kept. Embeddings are
+    cached, so extra anchors cost only decoder runs.
+    """
+    n = min(MAX_ANCHORS, len(zs))
+    anchors = sorted({zs[int(round(k * (len(zs) - 1) / max(1, n - 1)))] for k in range(n)})
+    best, best_score = None, -1.0
+    for k, a in enumerate(anchors):
+        report(progress, k / len(anchors), f"LiteMedSAM: walk {k + 1}/{len(anchors)} from slice {a}")
+        vol, ious, notes = propagate(session, a, box, zs, bound=box, limits=RANGE_LIMITS, cancel=cancel)
+        score = float(np.mean(list(ious.values()))) if ious else 0.0
+        if score > best_score:
+            best, best_score = (vol, ious, notes + [f"anchor slice {a} (mean predicted IoU {score:.2f})"]), score
+    return best
 
 
 def box_padding(shape: tuple[int, int]) -> int:
