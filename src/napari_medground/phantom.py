@@ -223,6 +223,15 @@ def write_ct_dicom(study, folder, *, series_number: int = 1, series_description:
     PixelSpacing, SliceThickness and RescaleSlope 1 / RescaleIntercept -1024 (stored values
     are HU + 1024, unsigned). Returns the paths in slice order.
     """
-    from .phantom_dicom import write_series
+    import numpy as np
 
-    return write_series(study, folder, series_number=series_number, series_description=series_description)
+    from .study.synthetic import write_dicom_series
+
+    if study.array.ndim != 3:
+        raise ValueError(f"{study.name}: a DICOM series needs a 3D study, got {study.array.ndim}D")
+    stored = np.clip(np.rint(np.asarray(study.array, float) + 1024.0), 0, 65535).astype(np.uint16)
+    return write_dicom_series(folder, stored, study.affine_lps, modality="CT", slope=1.0, intercept=-1024.0,
+                              series_uid=study.series_uid, study_uid=study.study_uid,
+                              frame_of_reference_uid=study.frame_of_reference_uid,
+                              description=series_description or study.description or "CT",
+                              shuffle_seed=None, series_number=series_number, file_prefix="CT")

@@ -41,27 +41,46 @@ def geometry_affine(
     return a
 
 
-def _base_dataset(modality: str, series_uid: str, study_uid: str, for_uid: str, description: str):
+def _base_dataset(modality: str, series_uid: str, study_uid: str, for_uid: str, description: str,
+                  series_number: int = 1):
+    """A single-frame image dataset with every type 1/2 attribute dciodvfy asks for."""
+    import datetime as _dt
+
     from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = _SOP_CLASS.get(modality, CT_IMAGE_STORAGE)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = generate_uid()
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     ds = Dataset()
     ds.file_meta = meta
+    ds.SpecificCharacterSet = "ISO_IR 100"
     ds.SOPClassUID = meta.MediaStorageSOPClassUID
     ds.Modality = modality
+    now = _dt.datetime.now()
+    ds.StudyDate = ds.SeriesDate = ds.ContentDate = now.strftime("%Y%m%d")
+    ds.StudyTime = ds.SeriesTime = ds.ContentTime = now.strftime("%H%M%S")
+    ds.AccessionNumber = ""
+    ds.ReferringPhysicianName = ""
+    ds.StudyID = "1"
+    ds.SeriesNumber = int(series_number)
+    ds.AcquisitionNumber = 1
     ds.SeriesInstanceUID = series_uid
     ds.StudyInstanceUID = study_uid
     ds.FrameOfReferenceUID = for_uid
-    ds.SeriesDescription = description
+    ds.PositionReferenceIndicator = ""
+    ds.PatientPosition = "HFS"
+    ds.SeriesDescription = description[:64]
     ds.PatientName = "Synthetic^Phantom"
     ds.PatientID = "SYNTH-0001"
+    ds.PatientBirthDate = ""
     ds.PatientSex = "O"
     ds.PatientAge = "050Y"
     ds.Manufacturer = "napari-medground synthetic"
+    if modality == "CT":
+        ds.KVP = "120"
+        ds.RescaleType = "HU"
     ds.SOPInstanceUID = generate_uid()
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     return ds
@@ -83,6 +102,9 @@ def write_dicom_series(
     extension: str = ".dcm",
     transfer_syntax: str | None = None,
     image_type: Sequence[str] = ("ORIGINAL", "PRIMARY", "AXIAL"),
+    frame_of_reference_uid: str | None = None,
+    series_number: int = 1,
+    file_prefix: str = "IM",
 ) -> list[Path]:
     """Write ``volume`` (slice, row, col; stored values) as one single-frame file per slice.
 
@@ -105,7 +127,7 @@ def write_dicom_series(
     row_cos, col_cos = a[:3, 2] / col_sp, a[:3, 1] / row_sp
     series_uid = series_uid or generate_uid()
     study_uid = study_uid or generate_uid()
-    for_uid = generate_uid()
+    for_uid = frame_of_reference_uid or generate_uid()
     keep = [i for i in range(volume.shape[0]) if i not in set(skip_slices)]
     order = np.arange(len(keep))
     instance = np.arange(len(keep)) + 1
@@ -114,7 +136,7 @@ def write_dicom_series(
         order, instance = rng.permutation(order), rng.permutation(instance)
     paths = []
     for name_idx, inst, k in zip(order, instance, keep):
-        ds = _base_dataset(modality, series_uid, study_uid, for_uid, description)
+        ds = _base_dataset(modality, series_uid, study_uid, for_uid, description, series_number)
         ds.ImageType = list(image_type)
         ds.InstanceNumber = int(inst)
         _set_geometry(ds, row_cos, col_cos, a[:3, 3] + k * a[:3, 0], (row_sp, col_sp), np.linalg.norm(a[:3, 0]))
@@ -124,7 +146,7 @@ def write_dicom_series(
         _set_pixels(ds, volume[k])
         if transfer_syntax is not None:
             ds.compress(transfer_syntax)
-        path = folder / f"IM{name_idx:05d}{extension}"
+        path = folder / f"{file_prefix}{name_idx:05d}{extension}"
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
     return paths
