@@ -234,4 +234,5 @@ def write_ct_dicom(study, folder, *, series_number: int = 1, series_description:
                               series_uid=study.series_uid, study_uid=study.study_uid,
                               frame_of_reference_uid=study.frame_of_reference_uid,
                               description=series_description or study.description or "CT",
-                              shuffle_seed=None, series_number=series_number, file_prefix="CT")
+                              shuffle_seed=None, series_number=series_number, file_prefix="CT",
+                              body_part="CHEST")

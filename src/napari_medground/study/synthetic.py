@@ -105,6 +105,7 @@ def write_dicom_series(
     frame_of_reference_uid: str | None = None,
     series_number: int = 1,
     file_prefix: str = "IM",
+    body_part: str = "",
 ) -> list[Path]:
     """Write ``volume`` (slice, row, col; stored values) as one single-frame file per slice.
 
@@ -139,6 +140,8 @@ def write_dicom_series(
         ds = _base_dataset(modality, series_uid, study_uid, for_uid, description, series_number)
         ds.ImageType = list(image_type)
         ds.InstanceNumber = int(inst)
+        if body_part:
+            ds.BodyPartExamined = body_part
         _set_geometry(ds, row_cos, col_cos, a[:3, 3] + k * a[:3, 0], (row_sp, col_sp), np.linalg.norm(a[:3, 0]))
         ds.RescaleSlope = _ds(slope)
         ds.RescaleIntercept = _ds(intercept)
