@@ -73,6 +73,19 @@ def test_reject_locate_makes_finding_not_assessable(cxr_big_heart):
     assert g.result.findings[0].status == FindingStatus.PRESENT
 
 
+def test_edits_after_undo_still_reach_the_finding(cxr_big_heart):
+    g = start_grounding(cxr_big_heart, "cardiomegaly")
+    loc = _step(g, StepKind.LOCATE)
+    g.reject(loc.id)
+    g.undo()
+    assert g.result.findings[0].status == FindingStatus.PRESENT
+    g.reject(loc.id)  # the step functions must act on the restored finding, not a stale copy
+    assert g.result.findings[0].status == FindingStatus.NOT_ASSESSABLE
+    g.undo()
+    g.redo()
+    assert g.result.findings[0].status == FindingStatus.NOT_ASSESSABLE
+
+
 def test_reject_compare_gives_uncertain(cxr_big_heart):
     g = start_grounding(cxr_big_heart, "cardiomegaly")
     g.reject(_step(g, StepKind.COMPARE).id)

@@ -10,6 +10,14 @@ import pytest
 _PHANTOM = {}
 
 
+@pytest.fixture(autouse=True)
+def autosave_dir(tmp_path, monkeypatch):
+    """Autosave sessions (and their index) go to a per-test folder, not the user's home."""
+    d = tmp_path / "user-data"
+    monkeypatch.setenv("MEDGROUND_DATA_DIR", str(d))
+    return d
+
+
 @pytest.fixture
 def phantom():
     """The synthetic CT phantom and its truth (built once per test session)."""

@@ -41,7 +41,11 @@ def test_overlays_on_the_display_grid(code, rot):
     geo = display_geometry(study)
     ov = build_overlays(_result(study, mask, box), geo).findings[0]
     assert np.array_equal(ov.labels, geo.to_display(mask).astype(np.uint8) * 2)
-    assert "long axis 12.0 mm" in ov.box_text
+    # the headline number is said once: on its measured line, not again on the box
+    assert ov.line_texts == ("long axis 12.0 mm",) and ov.box_text == "lesion"
+    # ...and that label is moved under the box, not drawn across it
+    bottom = max(r[:, -2].max() for r in ov.box_rects)
+    assert ov.lines[0][:, -2].max() + ov.line_text_shift[-2] > bottom
     # one rectangle per display slice of the box, enclosing every masked voxel of that slice
     d = np.argwhere(ov.labels > 0)
     slices = sorted({int(r[0, 0]) for r in ov.box_rects})
@@ -55,6 +59,10 @@ def test_overlays_on_the_display_grid(code, rot):
     # the measured line keeps its end points (display indices of the study voxels)
     assert np.allclose(geo.display_to_study(ov.lines[0]), [box.min_voxel, box.max_voxel])
     assert np.allclose(geo.display_to_study(ov.centre), np.argwhere(mask).mean(axis=0))
+    # without a measured line the box carries the headline number
+    r = _result(study, mask, box)
+    r.steps[0].evidence.lines = []
+    assert build_overlays(r, geo).findings[0].box_text == "lesion · long axis 12.0 mm"
 
 
 def test_plot_model_threshold_range_bands():

@@ -96,6 +96,7 @@ def _show_reasoning(widget) -> None:
     card = next((c for c in panel.cards if c.step.kind.value == "compare"), None)
     if card is not None:
         panel.set_current(card.step.id, jump=False, focus=False)
+        panel.scroll.verticalScrollBar().setValue(card.y())  # the compare step at the top, whole
     s = widget.session()
     widget.viewer.reset_view()  # the window has its final size now
     if s is not None and s.result is not None and s.result.findings:
@@ -104,15 +105,22 @@ def _show_reasoning(widget) -> None:
         from ..napari.controller import camera
 
         f = s.result.findings[0]
-        if f.box is not None:  # closer to a small finding, at most 1.6x (keep the anatomy in view)
+        cam = camera(widget.viewer)
+        whole = np.asarray(cam.center, dtype=float)
+        zoom = 1.0
+        if f.box is not None:  # closer to a small finding, at most 1.3x (keep the anatomy in view)
             size = (np.asarray(f.box.max_voxel) - f.box.min_voxel + 1) * np.asarray(s.study.spacing_mm)
             field = np.asarray(s.study.shape) * np.asarray(s.study.spacing_mm)
-            camera(widget.viewer).zoom *= float(np.clip(0.3 * field.max() / max(size.max(), 1e-3), 1.0, 1.6))
-        widget.controller().jump_to_finding(f.name)
+            zoom = float(np.clip(0.3 * field.max() / max(size.max(), 1e-3), 1.0, 1.3))
+        cam.zoom *= zoom
+        widget.controller().jump_to_finding(f.name)  # its slice, its layer selected, centred on it
+        # then halfway back to the middle of the image: the finding and the body around it both show
+        cam.center = tuple(0.5 * (whole[-len(cam.center):] + np.asarray(cam.center, dtype=float)))
 
 
 def _save_and_quit(viewer, path: Path, state: dict) -> None:
     _dismiss_toasts(viewer)
+    viewer.help = ""  # napari's key hints for the selected layer would fill the status bar
     path.parent.mkdir(parents=True, exist_ok=True)
     viewer.screenshot(str(path), canvas_only=False)
     print(f"screenshot saved: {path}")

@@ -21,6 +21,13 @@ CT_PRESETS: dict[str, tuple[float, float]] = {
     "brain": (40.0, 80.0),
 }
 PERCENTILES = (1.0, 99.5)
+# which window a grounding calls for: by the root of its anatomy term (vocabulary parents)
+LUNG_ROOTS = frozenset({"lung", "airways", "trachea", "pleura"})
+# findings read in the lung window when no anatomy is named ("nodule", "pneumothorax")
+LUNG_FINDINGS = frozenset({"nodule", "pneumothorax", "emphysema", "ground-glass", "consolidation",
+                           "bronchiectasis", "atelectasis", "pneumonia", "fibrosis", "opacity"})
+BRAIN_FINDINGS = frozenset({"atrophy", "hydrocephalus", "small vessel disease", "mass effect"})
+MR_BRAIN = "brain"
 _SAMPLE = 2_000_000  # voxels looked at for percentiles (a strided subsample above this)
 
 
@@ -74,13 +81,13 @@ def transform_kwargs(study: Any) -> dict[str, Any]:
     full affine for oblique data), plus mm units and S/P/L axis labels where napari has them."""
     geo = display_geometry(study)
     kwargs = geo.layer_kwargs()
-    if _napari_has_units():
+    if napari_has_units():
         kwargs["units"] = ("mm",) * geo.ndim
         kwargs["axis_labels"] = ("row", "col") if geo.ndim == 2 else ("S", "P", "L")
     return kwargs
 
 
-def _napari_has_units() -> bool:
+def napari_has_units() -> bool:
     """Layers take ``units``/``axis_labels`` since napari 0.6."""
     try:
         from importlib.metadata import version
@@ -117,3 +124,90 @@ def image_layer_data(study: Any, name: str | None = None) -> tuple[np.ndarray, d
     if study.is_2d or study.modality not in ("CT", "MR"):
         kwargs["interpolation2d"] = "linear"
     return geo.to_display(study.array), kwargs, "image"
+
+
+# ---------------------------------------------------------------------- presets per finding
+def window_for_result(result: Any) -> str | None:
+    """The window a grounding calls for, from its study's modality and the parsed text.
+
+    CT: "lung" for the lungs, lobes, airways and lung findings (nodule, pneumothorax, ...)
+    named without an organ; "bone" for bones; "brain" for the brain; "soft tissue" for
+    other organs, vessels and regions (abdomen, heart). MR: "brain" for brain anatomy or
+    brain findings. None: keep the current window (other modalities, nothing recognised).
+    The first query that decides wins.
+    """
+    study = getattr(result, "study", None)
+    modality = getattr(study, "modality", None)
+    for q in (result.query or {}).get("queries", []):
+        choice = _window_for_query(q, modality)
+        if choice is not None:
+            return choice
+    return None
+
+
+def _window_for_query(q: dict, modality: str | None) -> str | None:
+    anatomy = q.get("anatomy") or []
+    finding = q.get("finding")
+    if modality == "MR":
+        brainy = any(a.get("category") == "brain" for a in anatomy)
+        return MR_BRAIN if brainy or (not anatomy and finding in BRAIN_FINDINGS) else None
+    if modality != "CT":
+        return None
+    for a in anatomy:
+        cat = a.get("category", "")
+        if _anatomy_root(a.get("term", "")) in LUNG_ROOTS:
+            return "lung"
+        if cat == "bone":
+            return "bone"
+        if cat == "brain":
+            return "brain"
+        if cat in ("organ", "vessel", "region", "tissue"):
+            return "soft tissue"
+    return "lung" if finding in LUNG_FINDINGS else None
+
+
+def _anatomy_root(term: str) -> str:
+    """The top of a term's parent chain in the vocabulary ("upper lobe of lung" -> "lung")."""
+    try:
+        from ..language.vocabulary import load_vocabulary
+
+        entries = load_vocabulary().anatomy
+    except Exception:  # noqa: BLE001 - without the vocabulary the term is its own root
+        return term
+    seen = set()
+    while term in entries and entries[term].parent and term not in seen:
+        seen.add(term)
+        term = entries[term].parent
+    return term
+
+
+def preset_limits(study: Any, preset: str) -> tuple[float, float]:
+    """Contrast limits of a preset: CT presets in HU; the MR brain window from the image."""
+    if study.modality == "CT":
+        return window_to_limits(*CT_PRESETS[preset])
+    if preset == MR_BRAIN:
+        return foreground_limits(study.array)
+    return default_contrast(study)
+
+
+def foreground_limits(array: np.ndarray, percentiles: tuple[float, float] = (0.5, 99.5)) -> tuple[float, float]:
+    """Percentiles of the voxels above Otsu's threshold (the head, not the air around it):
+    MR units are arbitrary, so the brain window is taken from the tissue itself."""
+    from skimage.filters import threshold_otsu
+
+    flat = np.asarray(array).reshape(-1)
+    if flat.size > _SAMPLE:
+        flat = flat[:: flat.size // _SAMPLE + 1]
+    flat = flat[np.isfinite(flat)].astype(np.float64)
+    if flat.size == 0 or flat.min() == flat.max():
+        return percentile_limits(array)
+    tissue = flat[flat > threshold_otsu(flat)]
+    return percentile_limits(tissue if tissue.size > 100 else flat, percentiles)
+
+
+def window_words(study: Any, preset: str) -> str:
+    """How the status line names a window: "lung window (L -600 / W 1500 HU)"."""
+    if study.modality == "CT":
+        level, width = CT_PRESETS[preset]
+        return f"{preset} window (L {level:g} / W {width:g} HU)"
+    return f"{preset} window"

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .contrast import transform_kwargs
+from .contrast import napari_has_units, transform_kwargs
 from .layers import DisplayGeometry
 from .overlays import FindingOverlay, OverlaySet
 
@@ -35,8 +35,8 @@ def show_scale_bar(viewer: Any) -> None:
     if bar is None:
         bar = viewer.scale_bar
     bar.visible = True
-    if hasattr(bar, "unit"):
-        bar.unit = "mm"
+    if not napari_has_units() and hasattr(bar, "unit"):
+        bar.unit = "mm"  # napari >= 0.6 takes the unit from the layers (units="mm")
 
 
 def _rgba(color, alpha: float = 1.0) -> np.ndarray:
@@ -117,7 +117,7 @@ class LayerController:
             # one label for all lines (on the first): per-line labels of crossing axes overlap
             texts = [" · ".join(item.line_texts)] + [""] * (len(item.lines) - 1)
             out.append(self._sync_shapes(item, "lines", f"{item.name} measurements", list(item.lines),
-                                         ["line"] * len(item.lines), texts))
+                                         ["line"] * len(item.lines), texts, shift=item.line_text_shift))
         if item.points:
             out.append(self._sync_points(item))
         return [x for x in out if x is not None]
@@ -139,14 +139,18 @@ class LayerController:
         lyr.selected_label = item.label_value
         return lyr
 
-    def _sync_shapes(self, item: FindingOverlay, role: str, name: str, data: list, types: list, texts: list):
+    def _sync_shapes(self, item: FindingOverlay, role: str, name: str, data: list, types: list, texts: list,
+                     shift: tuple[float, ...] = ()):
         lyr = self.layer(role, item.name)
         if not data:
             return None
         tint = np.asarray(item.color)
         color = _rgba(tint if role == "box" else 0.5 + 0.5 * tint)  # measured lines: a lighter tint
-        text = {"string": "{label}", "color": color, "size": 9 if role == "box" else 8,
+        # text in the full finding colour: the lighter tint of the lines is unreadable on bright X-ray
+        text = {"string": "{label}", "color": _rgba(tint), "size": 9 if role == "box" else 8,
                 "anchor": "upper_left" if role == "box" else "lower_left"}
+        if shift:
+            text["translation"] = np.asarray(shift)
         if lyr is not None:
             self.viewer.layers.remove(lyr)
         kw = self._common(role, item.name, name)

@@ -52,6 +52,7 @@ class FindingOverlay:
     line_steps: tuple[str, ...] = ()  # the step that measured each line
     points: tuple[np.ndarray, ...] = ()  # centroid first, then evidence points
     centre: np.ndarray | None = None  # where to jump (display index)
+    line_text_shift: tuple[float, ...] = ()  # moves the lines' label below the box (display index)
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,19 @@ def finding_color(f: Finding, index: int) -> tuple[float, float, float]:
     return (float(rgb[0]), float(rgb[1]), float(rgb[2]))
 
 
-def key_measurement_text(f: Finding) -> str:
-    """The finding's headline number ("volume 1234 mL", "ratio 0.56")."""
+def key_measurement(f: Finding) -> Any:
+    """The finding's headline Measurement (the first of KEY_MEASUREMENTS it has), or None."""
     for name in KEY_MEASUREMENTS:
         m = f.measurement(name)
         if m is not None and m.value is not None and np.isfinite(m.value):
-            return f"{short_name(m.name)} {format_number(m.value)} {unit_text(m.unit)}".strip()
-    return ""
+            return m
+    return None
+
+
+def key_measurement_text(f: Finding) -> str:
+    """The finding's headline number ("volume 1234 mL", "ratio 0.56")."""
+    m = key_measurement(f)
+    return "" if m is None else f"{short_name(m.name)} {format_number(m.value)} {unit_text(m.unit)}".strip()
 
 
 def short_name(name: str) -> str:
@@ -118,13 +125,9 @@ def _finding_overlay(result: Result, f: Finding, index: int, geo: DisplayGeometr
         labels = np.zeros(geo.display_shape, dtype=np.uint8 if value < 256 else np.uint16)
         labels[geo.to_display(mask)] = value
     status = f.status.value
-    headline = key_measurement_text(f)
-    text = f.name + (f" · {headline}" if headline else "")
-    if f.status != FindingStatus.PRESENT:
-        text += f" ({FINDING_STATUS_WORDS[status].lower()})"
     rects = box_rectangles(f.box, geo) if f.box is not None else ()
     wire = box_wireframe(rects) if geo.ndim == 3 and rects else ()
-    lines, texts, owners, points = [], [], [], []
+    lines, texts, owners, points, line_names = [], [], [], [], set()
     for s in result.steps:
         if s.finding != f.name:
             continue
@@ -133,7 +136,14 @@ def _finding_overlay(result: Result, f: Finding, index: int, geo: DisplayGeometr
             lines.append(seg)
             texts.append(f"{short_name(ln.name)} {format_number(ln.length_mm)} mm")
             owners.append(s.id)
+            line_names.add(ln.name)
         points += [geo.study_to_display(np.asarray(p, dtype=float)) for p in s.evidence.points_voxel]
+    key = key_measurement(f)
+    # the measured line already says it: one label each, no repeats
+    headline = "" if key is None or key.name in line_names else key_measurement_text(f)
+    text = f.name + (f" · {headline}" if headline else "")
+    if f.status != FindingStatus.PRESENT:
+        text += f" ({FINDING_STATUS_WORDS[status].lower()})"
     centre = None
     if f.centroid_voxel is not None:
         centre = geo.study_to_display(np.asarray(f.centroid_voxel, dtype=float))
@@ -141,8 +151,19 @@ def _finding_overlay(result: Result, f: Finding, index: int, geo: DisplayGeometr
     elif rects:
         centre = np.mean(np.concatenate(rects), axis=0)
     return FindingOverlay(f.name, status, finding_color(f, index), value, f.mask_id, labels, rects, wire,
-                          text,
-                          tuple(lines), tuple(texts), tuple(owners), tuple(points), centre)
+                          text, tuple(lines), tuple(texts), tuple(owners), tuple(points), centre,
+                          _below_box(rects, lines))
+
+
+def _below_box(rects: tuple[np.ndarray, ...], lines: list[np.ndarray]) -> tuple[float, ...]:
+    """Shift (display index) that puts the lines' label, anchored under its first line,
+    just under the box instead: otherwise it is drawn across the box and the finding."""
+    if not rects or not lines:
+        return ()
+    shift = np.zeros(lines[0].shape[1])
+    bottom = max(float(r[:, -2].max()) for r in rects)
+    shift[-2] = max(0.0, bottom - float(lines[0][:, -2].max())) + 0.5
+    return tuple(float(v) for v in shift)
 
 
 def box_rectangles(box, geo: DisplayGeometry) -> tuple[np.ndarray, ...]:

@@ -40,6 +40,11 @@ KEYS_HELP = ("Keys (click a step first): A accept · R reject · E edit · N/↓
              "P/↑ previous step · Enter jump to the evidence")
 _SHOWN_NUMBERS = 8
 _DETAIL_ONLY = {"std", "p05", "p50", "p95"}  # kept in result.json and the export, not on the card
+REVIEW_NOTE = ("Recovered session: steps after an edit are marked stale, not re-run. "
+               "Run the finding again to recompute them.")
+_EDIT_TIPS = {"paint": "paint/erase the mask in its Labels layer, then Done",
+              "box": "move/resize the box in its Shapes layer, then Done",
+              "number": "type corrected numbers, then Done"}
 
 
 def edit_kind(step: Step, result: Result) -> str | None:
@@ -78,6 +83,9 @@ class StepCard(QFrame):
         super().__init__()
         self.panel, self.step, self.result = panel, step, result
         self.kind = edit_kind(step, result)
+        self.review_only = not panel.live and self.kind in ("box", "number")
+        if self.review_only:  # a recovered result cannot re-segment in a box or re-measure
+            self.kind = None
         self.spins: dict[str, QDoubleSpinBox] = {}
         self.setFrameShape(QFrame.StyledPanel)
         self.setObjectName("stepCard")
@@ -153,10 +161,8 @@ class StepCard(QFrame):
         self.accept_btn.clicked.connect(lambda: self.panel.accept_requested.emit(sid))
         self.edit_btn = QPushButton("Edit")
         self.edit_btn.setEnabled(self.kind is not None)
-        self.edit_btn.setToolTip({"paint": "paint/erase the mask in its Labels layer, then Done",
-                                  "box": "move/resize the box in its Shapes layer, then Done",
-                                  "number": "type corrected numbers, then Done"}.get(self.kind or "",
-                                                                                     "nothing to edit"))
+        tip = "recovered session: run the finding again to edit this step" if self.review_only else "nothing to edit"
+        self.edit_btn.setToolTip(_EDIT_TIPS.get(self.kind or "", tip))
         self.edit_btn.clicked.connect(self.start_edit)
         self.reject_btn = QPushButton("Reject")
         self.reject_btn.clicked.connect(lambda: self.panel.reject_requested.emit(sid))
@@ -237,6 +243,7 @@ class ReasoningPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.result: Result | None = None
+        self.live = True  # False: a recovered result (no step functions to re-run)
         self.cards: list[StepCard] = []
         self.current: str | None = None
         self.editing: str | None = None
@@ -256,9 +263,12 @@ class ReasoningPanel(QWidget):
         self.show_result(None)
 
     # ------------------------------------------------------------------ content
-    def show_result(self, result: Result | None) -> None:
-        """(Re)build the summary and the cards; keeps the current step when it still exists."""
+    def show_result(self, result: Result | None, *, live: bool | None = None) -> None:
+        """(Re)build the summary and the cards; keeps the current step when it still exists.
+        ``live=False``: a recovered result, whose box and number edits are not offered."""
         self.result = result
+        if live is not None:
+            self.live = live
         self.editing = None
         self._clear(self.summary_layout)
         body = QWidget()
@@ -271,6 +281,8 @@ class ReasoningPanel(QWidget):
         else:
             for i, f in enumerate(result.findings):
                 self.summary_layout.addWidget(self._finding_row(f, i))
+            if not self.live:
+                self.summary_layout.addWidget(_wrap(REVIEW_NOTE, "color:#f0a000;"))
             for n, s in enumerate(result.steps, start=1):
                 card = StepCard(self, n, s, result)
                 self.cards.append(card)

@@ -6,6 +6,12 @@ only starts one job at a time and reads :attr:`progress_state` from a UI timer, 
 callback here ever touches Qt. A cancelled job raises
 :class:`~napari_medground.progress.Cancelled` and leaves the previous state intact: a
 cancelled grounding is simply dropped, a cancelled edit is rolled back.
+
+Autosave: each grounding gets a core :class:`~napari_medground.export.session.Session`
+(created in the worker that ran it); every edit is persisted by the Grounding's listener,
+in the worker thread that applied the edit, before the edit returns. The session lives
+next to the last export folder of this study (else in the user data folder); a clean
+close marks it finished, so that only a crash leaves one to recover.
 """
 from __future__ import annotations
 
@@ -69,6 +75,7 @@ class JobOutcome:
     changed_masks: tuple[str, ...] = ()
     message: str = ""
     seconds: float = 0.0
+    autosave: Any = None  # the new autosave Session (groundings and recoveries)
 
 
 @dataclass
@@ -95,6 +102,9 @@ class GroundingSession:
         self.grounding: Any = None
         self.text: str = ""
         self.progress_state = ProgressState()
+        self.autosave: Any = None  # export.session.Session of the current grounding
+        self.autosave_folder: str | None = None  # the last export folder (None: user data folder)
+        self.live = True  # False for a recovered result: its steps have no functions to re-run
         self._cancel = threading.Event()
         self._lock = threading.Lock()
 
@@ -134,13 +144,90 @@ class GroundingSession:
             g = start_grounding(self.study, text, box=box, device=device,
                                 progress=self.progress, cancel=self.is_cancelled)
             overlays = build_overlays(g.result, self.geometry)
+            autosave = self._new_autosave(g.result, self.autosave_folder)
             return JobOutcome(g, overlays, tuple(g.result.masks), f"'{text}' grounded",
-                              time.perf_counter() - t0)
+                              time.perf_counter() - t0, autosave)
 
-    def adopt(self, outcome: JobOutcome, text: str) -> None:
-        """Make a finished grounding the current one (UI thread)."""
+    def adopt(self, outcome: JobOutcome, text: str, *, live: bool = True) -> None:
+        """Make a finished grounding (or a recovered one) the current one (UI thread)."""
         self.grounding = outcome.grounding
         self.text = text
+        self.live = live
+        if outcome.autosave is not None:
+            self.autosave = outcome.autosave
+            self.grounding.listeners.append(self._autosave_edit)
+
+    # ------------------------------------------------------------------ autosave (worker thread)
+    def _autosave_edit(self, g: Any, record: Any, changed: list[str]) -> None:
+        """Grounding listener: persist the edit now, in the thread that applied it."""
+        if self.autosave is not None and g is self.grounding:
+            self.autosave.record_edit(g.result, record, changed)
+
+    def _new_autosave(self, result: Result, folder: str | None) -> Any:
+        """Close the current autosave cleanly (its grounding is being replaced), then start
+        one for ``result``. A failure to autosave is logged, never fatal to the grounding."""
+        from ..export.session import Session
+
+        self.close_autosave()
+        try:
+            return Session(result, folder)
+        except Exception:  # noqa: BLE001 - the grounding stands even where nothing can be written
+            log.exception("autosave could not start for %s", self.study.name)
+            return None
+
+    def close_autosave(self) -> None:
+        """Mark the autosave as cleanly finished (not offered for recovery; any thread).
+        A later edit of the same grounding reopens it."""
+        if self.autosave is not None:
+            try:
+                self.autosave.close()
+            except Exception:  # noqa: BLE001 - closing must never stop the viewer from closing
+                log.exception("autosave of %s could not be closed", self.study.name)
+
+    def find_recoverable(self) -> Any:
+        """The newest unfinished autosave of this study (``SessionInfo``) or None (worker)."""
+        from ..export.session import Session
+
+        yield_to_ui()
+        folders = [self.autosave_folder] if self.autosave_folder else []
+        info = Session.find_recoverable(self.study, folders)
+        if info is not None and self.autosave is not None and info.folder == self.autosave.folder:
+            return None  # that is this widget's own live session
+        return info
+
+    def recover(self, info: Any) -> JobOutcome:
+        """Rebuild the findings of an unfinished autosave (worker thread).
+
+        The recovered Result has no step functions, so its grounding is a *review* one:
+        accept, reject, paint masks, edit the conclusion, undo/redo and export work;
+        steps that depend on an edit are marked stale instead of re-run. Autosave
+        continues in the same folder (the unfinished files are kept in ``previous/``).
+        """
+        from ..export.session import Session
+
+        yield_to_ui()
+        with self._lock:
+            t0 = time.perf_counter()
+            result = Session.recover(info, self.study)
+            g = review_grounding(result)
+            overlays = build_overlays(result, self.geometry)
+            autosave = self._new_autosave(result, _parent_of_session(info.folder))
+            return JobOutcome(g, overlays, tuple(result.masks), "recovered",
+                              time.perf_counter() - t0, autosave)
+
+    def discard(self, info: Any) -> None:
+        """Set an unfinished autosave aside: it is kept in ``previous/`` and no longer offered."""
+        from ..export.session import Session
+
+        from ..errors import StudyLoadError
+
+        yield_to_ui()
+        try:
+            result = Session.recover(info, self.study)
+        except (StudyLoadError, ValueError, OSError) as exc:  # unreadable: nothing to set aside
+            log.warning("the unfinished session in %s cannot be read (%s); left as it is", info.folder, exc)
+            return
+        Session(result, _parent_of_session(info.folder)).close()
 
     def edit(self, action: str, *args: Any) -> JobOutcome:
         """Apply one Grounding edit (``accept``, ``reject``, ``edit_mask``, ``edit_box``,
@@ -196,4 +283,32 @@ class GroundingSession:
             raise RuntimeError("nothing to export yet")
         yield_to_ui()
         with self._lock:
-            return write_outputs(self.result, Path(out_dir), formats, overwrite=overwrite)
+            paths = write_outputs(self.result, Path(out_dir), formats, overwrite=overwrite)
+            # from now on the autosave lives next to the outputs; it is clean until the next edit
+            self.autosave_folder = str(out_dir)
+            new = self._new_autosave(self.result, self.autosave_folder)
+            if new is not None:
+                new.close()
+                self.autosave = new
+            return paths
+
+
+def review_grounding(result: Result) -> Any:
+    """A Grounding over a Result whose step functions are gone (a recovered autosave):
+    its edits work, and the steps depending on an edit are marked stale, not re-run."""
+    from ..reasoning.graph import Grounding, Node
+
+    g = Grounding(result)
+    for step in result.steps:
+        g.nodes[step.id] = Node(step, None)
+    return g
+
+
+def _parent_of_session(folder: Any) -> str | None:
+    """The folder a session folder sits next to (None: it is in the user data folder)."""
+    from pathlib import Path
+
+    from ..export.session import SESSION_PREFIX
+
+    folder = Path(folder)
+    return str(folder.parent) if folder.name.startswith(SESSION_PREFIX) else None

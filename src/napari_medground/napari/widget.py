@@ -6,7 +6,8 @@ Model work runs in workers (superqt's ``create_worker``, which napari's wraps wi
 traceback notification we replace by one status line) whose functions never touch Qt;
 only the ``returned``/``errored`` handlers here do, and a UI timer reads the progress.
 One job at a time: the step buttons are disabled while one runs; Cancel stops it and
-leaves the previous state as it was.
+leaves the previous state as it was. Autosave and recovery: :mod:`.widget_recovery`;
+window presets per finding: :mod:`.widget_window`.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from .overlays import FINDING_STATUS_COLORS, FINDING_STATUS_WORDS
 from .session import GroundingSession, JobOutcome, warm_up
 from .widget_edits import EditHandlers
 from .widget_gui import build_gui
+from .widget_recovery import RecoveryHandlers
+from .widget_window import WindowHandlers
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
@@ -51,7 +54,7 @@ def widen_contrast_range(layer: Any) -> None:
         layer.metadata["_range_set"] = True
 
 
-class GroundingWidget(EditHandlers, QWidget):
+class GroundingWidget(EditHandlers, RecoveryHandlers, WindowHandlers, QWidget):
     """Dock widget of napari-medground (``napari_viewer`` is injected by napari)."""
 
     def __init__(self, napari_viewer: "napari.viewer.Viewer", parent: QWidget | None = None) -> None:
@@ -64,6 +67,11 @@ class GroundingWidget(EditHandlers, QWidget):
         self._job_started = 0.0
         self._editing: tuple[str, str] | None = None  # (step id, kind)
         self.warming = 0  # background warm-ups running (imports, model load)
+        self.recovery_checks = 0  # background looks for unfinished autosaves
+        self._recovery_checked: set[int] = set()  # study layers already looked at
+        self._recoverable: dict[int, Any] = {}  # study layer id -> SessionInfo offered
+        self._window_hooked: set[int] = set()
+        self._window_user: set[int] = set()  # study layers whose window the clinician chose
         self.timer = QTimer(self)
         self.timer.setInterval(100)
         self.timer.timeout.connect(self._poll_progress)
@@ -88,6 +96,8 @@ class GroundingWidget(EditHandlers, QWidget):
         ui.save_conclusion.clicked.connect(
             lambda: self._edit("edit_conclusion", ui.conclusion.toPlainText().strip()))
         ui.export.clicked.connect(self._choose_export_folder)
+        ui.recover.clicked.connect(self.recover)
+        ui.discard.clicked.connect(self.discard_recovery)
         p = ui.panel
         p.accept_requested.connect(lambda sid: self._edit("accept", sid))
         p.reject_requested.connect(lambda sid: self._edit("reject", sid))
@@ -120,11 +130,19 @@ class GroundingWidget(EditHandlers, QWidget):
         if current in layers:
             combo.setCurrentIndex(layers.index(current))
         combo.blockSignals(False)
-        for lyr in layers:
-            widen_contrast_range(lyr)
+        self._setting_window = True  # widening the slider's range is not a manual choice
+        try:
+            for lyr in layers:
+                widen_contrast_range(lyr)
+        finally:
+            self._setting_window = False
         live = {id(x) for x in layers}
         for key in [k for k in self.sessions if k not in live]:
-            del self.sessions[key]
+            self.sessions.pop(key)[0].close_autosave()  # the study was closed: a clean end
+            self._recoverable.pop(key, None)
+        for lyr in layers:
+            self._hook_window(lyr)
+            self._check_recovery(lyr)
         if not layers:
             self._status("Open a study (File > Open, or File > Open Sample > MedGround) to begin.")
         self._show_session()
@@ -149,12 +167,17 @@ class GroundingWidget(EditHandlers, QWidget):
 
     def _pair(self):
         lyr = self.current_layer()
-        if lyr is None:
-            return None
+        return None if lyr is None else self._pair_of(lyr)
+
+    def _pair_of(self, lyr: Any) -> tuple[GroundingSession, LayerController]:
         if id(lyr) not in self.sessions:
             s = GroundingSession(lyr.metadata["study"])
             self.sessions[id(lyr)] = (s, LayerController(self.viewer, f"{id(lyr):x}", s.geometry, s.study))
         return self.sessions[id(lyr)]
+
+    def _layer_of(self, s: GroundingSession) -> Any:
+        key = next((k for k, (ss, _c) in self.sessions.items() if ss is s), None)
+        return next((x for x in self.study_layers() if id(x) == key), None)
 
     def _show_session(self) -> None:
         s = self.session()
@@ -162,17 +185,7 @@ class GroundingWidget(EditHandlers, QWidget):
         self.ui.window.setVisible(is_ct)
         self.ui.window_label.setVisible(is_ct)
         self._show_result(s.result if s else None)
-
-    def _apply_window(self, preset: str) -> None:
-        from .contrast import default_contrast
-
-        lyr, s = self.current_layer(), self.session()
-        if lyr is None or s is None or s.study.modality != "CT":
-            return
-        lo, hi = default_contrast(s.study, preset)
-        rlo, rhi = lyr.contrast_limits_range
-        lyr.contrast_limits_range = (min(rlo, lo), max(rhi, hi))
-        lyr.contrast_limits = (lo, hi)
+        self._show_banner()
 
     # ------------------------------------------------------------------ device
     def _check_device(self) -> None:
@@ -218,6 +231,8 @@ class GroundingWidget(EditHandlers, QWidget):
             return
         if box is not None and not text:
             text = "prompted region"
+        if self._drop_offer(self.current_layer()) is not None:
+            log.info("a new finding replaces the unsaved session offered (kept in its previous/)")
         self.ui.text.remember(text)
         device = self.ui.device.currentText()
         self._start("ground", s.ground, text, box=box, device=device,
@@ -275,7 +290,7 @@ class GroundingWidget(EditHandlers, QWidget):
         ui = self.ui
         ui.cancel.setEnabled(busy)
         for w in (ui.run, ui.accept_all, ui.undo, ui.redo, ui.save_conclusion, ui.export, ui.study,
-                  ui.device):
+                  ui.device, ui.recover, ui.discard):
             w.setEnabled(not busy)
         ui.panel.set_busy(busy)
         if busy:
@@ -306,7 +321,8 @@ class GroundingWidget(EditHandlers, QWidget):
             ctl.jump_to_finding(first.name)
         self.ui.progress.setValue(1000)
         r = out.grounding.result
-        self._status(f"'{text}' ({out.seconds:.1f} s): {_summary(r)}",
+        window = self.auto_window(self._layer_of(s), s.study, r)
+        self._status(f"'{text}' ({out.seconds:.1f} s): {_summary(r)}" + (f" · {window}" if window else ""),
                      color=FINDING_STATUS_COLORS.get(r.conclusion.status.value))
 
     def _edit_done_view(self, s: GroundingSession, out: JobOutcome) -> None:
@@ -321,7 +337,8 @@ class GroundingWidget(EditHandlers, QWidget):
         return next(c for ss, c in self.sessions.values() if ss is s)
 
     def _show_result(self, result: Any) -> None:
-        self.ui.panel.show_result(result)
+        s = self.session()
+        self.ui.panel.show_result(result, live=s is None or s.live)
         self.ui.conclusion.setPlainText(result.conclusion.text if result is not None else "")
         models = [] if result is None else [f"{m.name} {m.version} on {m.device} ({m.seconds:.1f} s)"
                                             for m in result.models]

@@ -9,6 +9,7 @@ from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -73,6 +74,7 @@ def build_gui(root: QWidget) -> SimpleNamespace:
     lay = QVBoxLayout(root)
     lay.setContentsMargins(4, 4, 4, 4)
     _study_and_device(ui, lay)
+    _recovery_banner(ui, lay)
     _finding_and_run(ui, lay)
     ui.panel = ReasoningPanel()
     lay.addWidget(ui.panel, 1)
@@ -102,6 +104,27 @@ def _study_and_device(ui: SimpleNamespace, lay: QVBoxLayout) -> None:
     ui.device_note = QLabel("")
     ui.device_note.setWordWrap(True)
     lay.addWidget(ui.device_note)
+
+
+def _recovery_banner(ui: SimpleNamespace, lay: QVBoxLayout) -> None:
+    """A non-modal banner offering the unsaved edits of an earlier session (hidden until then)."""
+    ui.banner = QFrame()
+    ui.banner.setObjectName("recoveryBanner")
+    ui.banner.setStyleSheet("#recoveryBanner {background:#5c3c00; border:1px solid #f0a000; "
+                            "border-radius:4px;} QLabel {color:#fff3bf;}")
+    row = QHBoxLayout(ui.banner)
+    row.setContentsMargins(6, 4, 6, 4)
+    ui.banner_text = QLabel("")
+    ui.banner_text.setWordWrap(True)
+    row.addWidget(ui.banner_text, 1)
+    ui.recover = QPushButton("Recover")
+    ui.recover.setToolTip("show the findings and edits saved before the viewer closed unexpectedly")
+    ui.discard = QPushButton("Discard")
+    ui.discard.setToolTip("set them aside (kept in the session folder's previous/, not offered again)")
+    row.addWidget(ui.recover)
+    row.addWidget(ui.discard)
+    ui.banner.setVisible(False)
+    lay.addWidget(ui.banner)
 
 
 def _finding_and_run(ui: SimpleNamespace, lay: QVBoxLayout) -> None:
@@ -151,13 +174,15 @@ def _conclusion_and_export(ui: SimpleNamespace, lay: QVBoxLayout) -> None:
         cb.setChecked(on)
         ui.formats[key] = cb
         row.addWidget(cb)
+    lay.addLayout(row)
+    row = QHBoxLayout()  # the overwrite switch beside the button it changes (the formats row is full)
+    ui.export = QPushButton("Export…")
+    ui.export.setToolTip("write result.json, labels.nii.gz and the checked formats into a folder")
+    row.addWidget(ui.export, 1)
     ui.overwrite = QCheckBox("overwrite")
     ui.overwrite.setToolTip("replace existing files (the old ones are kept as .bak)")
     row.addWidget(ui.overwrite)
     lay.addLayout(row)
-    ui.export = QPushButton("Export…")
-    ui.export.setToolTip("write result.json, labels.nii.gz and the checked formats into a folder")
-    lay.addWidget(ui.export)
     ui.models = QLabel("")
     ui.models.setWordWrap(True)
     ui.models.setStyleSheet("color:#adb5bd;")

@@ -342,14 +342,15 @@ class Grounding:
     def _restore(self, snap: _Snapshot) -> None:
         r = self.result
         st = copy.deepcopy(snap.state)
-        r.steps[:] = st["steps"]
-        r.findings[:] = st["findings"]
+        # in place: the step functions hold these very Step and Finding objects
+        for current, saved in zip(r.steps, st["steps"]):
+            current.__dict__.update(saved.__dict__)
+        for current, saved in zip(r.findings, st["findings"]):
+            current.__dict__.update(saved.__dict__)
         r.conclusion = st["conclusion"]
         self.overrides = st["overrides"]
         self.boxes = st["boxes"]
         self.values.update(st["values"])
-        for s in r.steps:
-            self.nodes[s.id].step = s
         r.masks.clear()
         for k, (shape, bits) in snap.masks.items():
             n = int(np.prod(shape))

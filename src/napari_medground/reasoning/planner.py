@@ -88,7 +88,7 @@ def _plan_ct(query: Query, anatomy: AnatomyRef | None, finding: str | None, what
             organ = "lung_left+lung_right" if finding in {"nodule", "mass"} else None
         if organ is None:
             return _out_of_scope(query, "say where to look (e.g. 'liver lesion', 'nodule in the right lung')")
-        return Plan("ct_lesion", f"{what} -> organ mask ({organ.replace('+', ' + ')}), density-based "
+        return Plan("ct_lesion", f"{what} -> organ mask ({pretty(organ)}), density-based "
                     "candidates, LiteMedSAM refinement, RECIST measurement.", anatomy, organ)
     if finding is not None and finding not in ENLARGEMENT:
         return _out_of_scope(query, f"no CT backend detects '{finding}'")
@@ -96,11 +96,11 @@ def _plan_ct(query: Query, anatomy: AnatomyRef | None, finding: str | None, what
         where = _side_term(anatomy) if anatomy else "this structure"
         return _out_of_scope(query, f"no CT backend segments the {where}")
     if set(names) <= CT_ORGANS:
-        return Plan("ct_organ", f"{what} -> {organ.replace('+', ' + ')}: HU-based localisation refined by "
+        return Plan("ct_organ", f"{what} -> {pretty(organ)}: HU-based localisation refined by "
                     "LiteMedSAM box prompts.", anatomy, organ)
     if set(names) <= CT_STRUCTURES | CT_ORGANS:
         return Plan("ct_structure", f"{what} -> classical CT anatomy (HU rules and morphology): "
-                    f"{organ.replace('+', ' + ')}.", anatomy, organ)
+                    f"{pretty(organ)}.", anatomy, organ)
     return _out_of_scope(query, f"no CT backend segments {organ}")
 
 
@@ -117,6 +117,15 @@ def _plan_xray(study: Study, query: Query, anatomy: AnatomyRef | None, finding: 
     if finding:
         return _out_of_scope(query, f"no local model detects '{finding}' on radiographs")
     return _out_of_scope(query, f"the {_side_term(anatomy)} is not covered on radiographs")
+
+
+def pretty(names: str) -> str:
+    """"lung_left+lung_right" -> "left lung + right lung" (backend names in plain words)."""
+    words = []
+    for n in names.split("+"):
+        part, _, side = n.rpartition("_")
+        words.append(f"{side} {part}" if side in ("left", "right") and part else n.replace("_", " "))
+    return " + ".join(words)
 
 
 def _out_of_scope(query: Query, why: str) -> Plan:

@@ -22,7 +22,7 @@ from .planner import Plan
 from .proc_ct import _structure_masks
 
 MAX_CANDIDATES = 3
-MIN_SCORE = 0.3  # weaker candidates are reported only when nothing better exists
+MIN_SCORE = 0.5  # weaker candidates are reported only when nothing better exists
 _LOBE_THIRDS = {"upper": 0, "middle": 1, "lower": 2}
 
 
@@ -78,7 +78,7 @@ def _select(study, cands, organ_mask, query: Query):
         out.append((score, c))
     out.sort(key=lambda t: -t[0])
     kept = [c for sc, c in out if sc >= MIN_SCORE] or [c for _, c in out[:1]]
-    return kept[:MAX_CANDIDATES], lobe
+    return kept[:MAX_CANDIDATES], lobe, len(out) - len(kept[:MAX_CANDIDATES])
 
 
 def build_ct_lesion(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step) -> None:
@@ -91,17 +91,18 @@ def build_ct_lesion(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step
     organ_mask, organ_conf, notes, uses = _structure_masks(g, names)
     for u in uses:
         g.use_model(u)
-    cands, lobe = [], None
+    cands, lobe, weaker = [], None, 0
     if organ_mask is not None and organ_mask.any():
         from ..models.ct_lesions import lesion_candidates
 
-        cands, lobe = _select(g.study, lesion_candidates(g.study, organ_mask, kind=kind), organ_mask, query)
+        cands, lobe, weaker = _select(g.study, lesion_candidates(g.study, organ_mask, kind=kind), organ_mask,
+                                      query)
     where = f"{lobe} part of the {organ_words}" if lobe else organ_words
     if not cands:
         _absent_finding(g, query, qi, plan, parse, organ_mask, where, lesion_word, notes)
         return
     for i, cand in enumerate(cands, 1):
-        _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kind)
+        _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kind, weaker if i == 1 else 0)
 
 
 def _absent_finding(g, query, qi, plan, parse, organ_mask, where, lesion_word, notes) -> None:
@@ -126,7 +127,7 @@ def _absent_finding(g, query, qi, plan, parse, organ_mask, where, lesion_word, n
     add_conclude_step(g, f, [loc], title=f"Conclude on {lesion_word}", decide=decide)
 
 
-def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kind) -> None:
+def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kind, weaker: int) -> None:
     f = g.add_finding(f"{lesion_word} {i} ({where})", qi,
                       finding_code=query.finding_code.to_dict() if query.finding_code else None)
     pad = 2
@@ -139,7 +140,10 @@ def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kin
         step.evidence.points_voxel = [tuple(float(v) for v in cand.centroid_voxel)]
         step.confidence = float(cand.score)
         step.detail = (f"{plan.reason} Candidate {i}: {cand.reason} (about {fmt(cand.equivalent_diameter_mm)} mm, "
-                       f"mean {fmt(cand.mean_hu)} HU).")
+                       f"mean {fmt(cand.mean_hu)} HU, score {cand.score:.2f}).")
+        if weaker:
+            step.detail += (f" {weaker} weaker candidate(s) (score below {MIN_SCORE}, mostly vessel-like) "
+                            "not reported: draw a box to examine one.")
 
     loc = g.add_step(StepKind.LOCATE, f"Candidate {i} in the {where}", inputs=[parse.id], run=locate, finding=f)
 
