@@ -93,7 +93,9 @@ def test_truncated_compressed_dicom(tmp_path):
     paths = write_dicom_series(tmp_path / "j2k", vol, geometry_affine((2, 1, 1), (0, 0, 0)),
                                transfer_syntax="1.2.840.10008.1.2.4.90")
     raw = paths[0].read_bytes()
-    (tmp_path / "cut.dcm").write_bytes(raw[: len(raw) * 2 // 3])  # inside the header
+    cut = raw.find(b"\x20\x00\x32\x00") + 12  # into the ImagePositionPatient value
+    assert cut > 12
+    (tmp_path / "cut.dcm").write_bytes(raw[:cut])  # inside an element of the header
     with pytest.raises(StudyLoadError, match=r"cut.dcm: truncated DICOM: the file ends inside an element"):
         load_study(tmp_path / "cut.dcm")
     (tmp_path / "cut2.dcm").write_bytes(raw[:-20])  # inside the JPEG 2000 stream
