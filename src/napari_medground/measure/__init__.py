@@ -16,7 +16,7 @@ from .geometry import (
 )
 from .intensity import IntensityStats, intensity_stats
 from .planes import SlicePlane, axial_plane, si_axis
-from .ratios import EvansIndex, asymmetry_index, evans_index
+from .ratios import EvansIndex, asymmetry_index, dice, evans_index
 from .recist import RecistAxes, abc2_volume_ml, recist_axes
 from .summary import measure_mask
 
@@ -28,6 +28,7 @@ __all__ = [
     "abc2_volume_ml",
     "area_mm2",
     "asymmetry_index",
+    "dice",
     "axial_plane",
     "boundary_points",
     "bounding_box",

@@ -29,6 +29,12 @@ class EvansIndex:
     slice_index: int | None
 
 
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    """Dice overlap of two masks on the same grid (1.0 when both are empty)."""
+    s = int(np.count_nonzero(a)) + int(np.count_nonzero(b))
+    return 2.0 * float(np.count_nonzero(np.logical_and(a, b))) / s if s else 1.0
+
+
 def asymmetry_index(left: float, right: float) -> float:
     """|L - R| / (L + R), a fraction in [0, 1] (multiply by 100 for %).
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..measure import dice
 from ..progress import CancelFn, ProgressFn, check_cancel, report, sub_progress
 from ..result import ModelUse
 from .ct_organs_frame import Frame, Grid
@@ -104,7 +105,7 @@ def segment_organ(study: Any, organ: str, *, device: str = "auto", progress: Pro
         final = ref.mask
         models.append(ref.model)
         notes += ref.notes
-        agreement = _dice(final, classical)
+        agreement = dice(final, classical)
         mean_iou = float(np.mean(list(ref.slice_iou.values()))) if ref.slice_iou else None
     volume = float(final.sum()) * float(np.prod(frame.spacing_mm)) / 1000.0
     conf, why = _confidence(name, volume, agreement, mean_iou, ab.spine_found, final, refine,
@@ -173,11 +174,6 @@ def _confidence(organ: str, volume: float, agreement: float | None, mean_iou: fl
     if not spine_found:
         conf *= 0.7
     return float(np.clip(conf, 0.0, 1.0)), why
-
-
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    s = int(a.sum()) + int(b.sum())
-    return 2.0 * float((a & b).sum()) / s if s else 1.0
 
 
 def _method(organ: str, refined: bool) -> str:

@@ -23,7 +23,8 @@ import numpy as np
 
 from ..progress import CancelFn, ProgressFn, check_cancel, report
 from .ct_organs_frame import largest_component
-from .litemedsam import box_padding, model_use, open_session
+from ..measure import dice
+from .litemedsam import box_mask_2d, box_padding, model_use, open_session
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ class _Walk:
             return None
         box = _box(prev, self.pad) if pieces is None else _box(pieces, self.pad)
         sam, iou = self.session.segment(z, box)
-        sam &= _box_mask(sam.shape, box)
+        sam &= box_mask_2d(sam.shape, box)
         if self.exclude is not None:
             sam &= ~self.exclude[z]
         out.slice_iou[z] = iou
@@ -137,7 +138,7 @@ class _Walk:
             self.first = (iou, mean_unit(self.session, z, sam) if sam.any() else 0.0)
         if pieces is None:
             return self._checked(z, prev, sam, iou)
-        out.slice_agreement[z] = _dice(sam, pieces)
+        out.slice_agreement[z] = dice(sam, pieces)
         if out.slice_agreement[z] < AGREE_DICE or not sam.any():
             out.disagreed.append(z)
             return pieces
@@ -198,17 +199,6 @@ def _box(mask: np.ndarray, pad: int) -> tuple[int, int, int, int]:
 
 def _union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-
-
-def _box_mask(shape: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
-    m = np.zeros(shape, dtype=bool)
-    m[box[0]:box[2] + 1, box[1]:box[3] + 1] = True
-    return m
-
-
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    s = int(a.sum()) + int(b.sum())
-    return 2.0 * float((a & b).sum()) / s if s else 1.0
 
 
 def _sdf(m: np.ndarray) -> np.ndarray:

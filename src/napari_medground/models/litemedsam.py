@@ -192,7 +192,7 @@ def propagate(session: Session, start: int, box: Box2D, zs: range, *, bound: Box
             check_cancel(cancel, "LiteMedSAM propagation")
             nbox = _padded_box(prev, box_padding(prev.shape), bound)
             cur, iou = session.segment(z, nbox)
-            cur &= _box_mask(prev.shape, nbox)
+            cur &= box_mask_2d(prev.shape, nbox)
             why = stop_reason(prev, cur, iou, limits) or drift_reason(session, z, cur, iou, ref, limits)
             if why:
                 notes.append(f"slice {z}: stopped ({why})")
@@ -252,7 +252,8 @@ def _padded_box(mask: np.ndarray, pad: int, bound: Box2D) -> Box2D:
             min(bound[2], int(rows[-1]) + pad), min(bound[3], int(cols[-1]) + pad))
 
 
-def _box_mask(shape: tuple[int, int], box: Box2D) -> np.ndarray:
+def box_mask_2d(shape: tuple[int, int], box: Box2D) -> np.ndarray:
+    """A (rows, cols) mask that is True inside the inclusive box (r0, c0, r1, c1)."""
     m = np.zeros(shape, dtype=bool)
     m[box[0]:box[2] + 1, box[1]:box[3] + 1] = True
     return m

@@ -71,7 +71,6 @@ def add_segment_step(g: Grounding, finding: Finding, locate: Step, title: str,
         step.confidence = float(confidence)
         step.detail = detail
         step.evidence.mask_ids = [finding.mask_id]
-        finding.mask_id = finding.mask_id
 
     return g.add_step(StepKind.SEGMENT, title, inputs=[locate.id], run=run, finding=finding)
 

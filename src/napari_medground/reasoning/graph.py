@@ -333,15 +333,16 @@ class Grounding:
         state = copy.deepcopy({
             "steps": r.steps, "findings": r.findings, "conclusion": r.conclusion,
             "overrides": self.overrides, "boxes": self.boxes,
-            "values": {k: v for k, v in self.values.items() if not isinstance(v, np.ndarray)
-                       and not hasattr(v, "labels")},
         })
+        # step functions replace values, never mutate them: a shallow copy suffices and keeps
+        # model outputs (label maps, radiograph anatomy) by reference instead of copying them
+        state["values"] = dict(self.values)
         masks = {k: (m.shape, np.packbits(m)) for k, m in r.masks.items()}
         return _Snapshot(state, masks, label)
 
     def _restore(self, snap: _Snapshot) -> None:
         r = self.result
-        st = copy.deepcopy(snap.state)
+        st = copy.deepcopy({k: v for k, v in snap.state.items() if k != "values"})
         # in place: the step functions hold these very Step and Finding objects
         for current, saved in zip(r.steps, st["steps"]):
             current.__dict__.update(saved.__dict__)
@@ -350,7 +351,7 @@ class Grounding:
         r.conclusion = st["conclusion"]
         self.overrides = st["overrides"]
         self.boxes = st["boxes"]
-        self.values.update(st["values"])
+        self.values.update(snap.state["values"])
         r.masks.clear()
         for k, (shape, bits) in snap.masks.items():
             n = int(np.prod(shape))

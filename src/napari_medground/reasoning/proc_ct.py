@@ -42,7 +42,7 @@ def _finding_name(plan: Plan, query: Query) -> str:
     return base
 
 
-def _structure_masks(g: Grounding, names: list[str]) -> tuple[np.ndarray | None, float, str, list]:
+def structure_masks(g: Grounding, names: list[str]) -> tuple[np.ndarray | None, float, str, list]:
     """Masks of classical CT structures (HU rules) or organs (localisation + LiteMedSAM)."""
     from ..models import ct_anatomy
 
@@ -89,7 +89,7 @@ def build_ct_structure(g: Grounding, query: Query, qi: int, plan: Plan, parse: S
     def locate(g: Grounding, step: Step) -> None:
         from ..measure import bounding_box
 
-        mask, conf, notes, uses = _structure_masks(g, names)
+        mask, conf, notes, uses = structure_masks(g, names)
         for u in uses:
             g.use_model(u)
         step.device = uses[0].device if uses else "cpu"

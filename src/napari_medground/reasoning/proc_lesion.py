@@ -19,7 +19,7 @@ from .chains import (
 )
 from .graph import Grounding
 from .planner import Plan
-from .proc_ct import _structure_masks
+from .proc_ct import structure_masks
 
 MAX_CANDIDATES = 3
 MIN_SCORE = 0.5  # weaker candidates are reported only when nothing better exists
@@ -88,7 +88,7 @@ def build_ct_lesion(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step
     kind = _lesion_kind(query, plan.organ)
     lesion_word = query.finding or "lesion"
     # The organ and candidate search run now: how many findings there are depends on them.
-    organ_mask, organ_conf, notes, uses = _structure_masks(g, names)
+    organ_mask, organ_conf, notes, uses = structure_masks(g, names)
     for u in uses:
         g.use_model(u)
     cands, lobe, weaker = [], None, 0
@@ -200,9 +200,10 @@ def _refine(g: Grounding, step: Step, cand_mask: np.ndarray, box: Box, kind: str
         return cand_mask, 0.6, f"LiteMedSAM failed ({exc}); kept the density-based mask."
     g.use_model(sam.model)
     step.device = sam.model.device
-    a, b = cand_mask, sam.mask
-    inter = float((a & b).sum())
-    dice = 2 * inter / max(1.0, float(a.sum() + b.sum()))
+    from ..measure import dice as overlap
+
+    b = sam.mask
+    dice = overlap(cand_mask, b)
     iou = float(np.mean(list(sam.iou_by_slice.values()))) if sam.iou_by_slice else 0.0
     if b.sum() == 0 or dice < 0.6:
         return cand_mask, 0.7, (f"LiteMedSAM disagreed with the density candidate (Dice {dice:.2f}); "
