@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from napari_medground.batch_cluster import default_workers, worker_env
-from napari_medground.batch_manifest import BatchError, make_row_id, read_manifest, rows_from, study_slug
-from napari_medground.batch_report import COHORT_COLUMNS, TerminalProgress, cohort_lines, write_cohort
-from napari_medground.batch_row import (
+from napari_medground.batch.cluster import default_workers, worker_env
+from napari_medground.batch.manifest import BatchError, make_row_id, read_manifest, rows_from, study_slug
+from napari_medground.batch.report import COHORT_COLUMNS, TerminalProgress, cohort_lines, write_cohort
+from napari_medground.batch.row import (
     STATUS_FILE,
     not_understood_reason,
     publish,
@@ -170,7 +170,7 @@ def test_terminal_progress_line():
 def test_a_row_lost_with_its_workers_is_recorded_and_rerun_on_resume(tmp_path):
     from distributed import KilledWorker
 
-    from napari_medground.batch import _record_lost, resume_plan
+    from napari_medground.batch.run import _record_lost, resume_plan
 
     rows = rows_from([("/x/a.nii.gz", "liver")])
     outcome = _record_lost(rows[0], tmp_path, KilledWorker("medground-row-x", "tcp://127.0.0.1:1", 3))

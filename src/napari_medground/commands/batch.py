@@ -1,7 +1,7 @@
 """`medground batch MANIFEST.csv --out DIR`: ground every manifest row on Dask.
 
 The manifest is a CSV with a ``study,finding[,box]`` header (relative study paths are
-taken from the manifest's folder); see :mod:`napari_medground.batch_manifest`.
+taken from the manifest's folder); see :mod:`napari_medground.batch.manifest`.
 Writes ``DIR/<row id>/`` per row (result.json, labels.nii.gz, status.json),
 ``DIR/cohort.csv`` and ``DIR/summary.json``; prints the summary. Exit 0 when every row
 ran (failed rows are recorded, listed, and give exit 1 with ``--strict``).
@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..batch import format_summary, run_batch
-    from ..batch_report import TerminalProgress
+    from ..batch.report import TerminalProgress
 
     if not getattr(args, "verbose", False):
         import distributed  # noqa: F401 - its import sets its own log level, which we lower after

@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from .batch_manifest import BatchError
-from .errors import MedgroundError, QueryError, StudyLoadError
+from .manifest import BatchError
+from ..errors import MedgroundError, QueryError, StudyLoadError
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def run_row(row: Mapping[str, Any], out_dir: str, device: str = "auto") -> dict[
     Returns the status dict plus ``cohort``: the row's lines of the cohort CSV.
     """
     global _rows_in_process
-    from .batch_report import cohort_lines
+    from .report import cohort_lines
 
     _rows_in_process += 1
     t0 = time.perf_counter()
@@ -81,8 +81,8 @@ def run_row(row: Mapping[str, Any], out_dir: str, device: str = "auto") -> dict[
 
 
 def _ground_into(row: Mapping[str, Any], folder: Path, device: str) -> dict[str, Any]:
-    from .commands.ground import parse_box
-    from .reasoning.api import ground
+    from ..commands.ground import parse_box
+    from ..reasoning.api import ground
 
     if not row.get("study"):
         raise BatchError(f"manifest row {row['row']}: the study cell is empty; give a file or DICOM folder")

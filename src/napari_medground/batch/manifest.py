@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from .errors import BatchError
+from ..errors import BatchError
 
 _STUDY_COLUMNS = ("study", "path", "image")
 _FINDING_COLUMNS = ("finding", "text", "query")

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from .batch_manifest import BatchError
+from .manifest import BatchError
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +38,21 @@ def gpu_count(device: str) -> int:
     """CUDA GPUs usable here for ``device`` (0 for "cpu"; imports torch otherwise)."""
     if (device or "auto").strip().lower() == "cpu":
         return 0
-    from .models.device import valid_devices
+    from ..models.device import valid_devices
 
     return sum(1 for d in valid_devices() if d.startswith("cuda:"))
 
 
 def default_workers(n_rows: int, gpus: int) -> int:
     """One worker per GPU when GPUs exist, else one per (physical) core; never more than rows."""
-    from .models.device import physical_cores
+    from ..models.device import physical_cores
 
     return max(1, min(gpus if gpus else physical_cores(), n_rows))
 
 
 def worker_env(i: int, n_workers: int, gpus: int, device: str) -> dict[str, str]:
     """Environment of local worker ``i``: its CPU thread share and, with GPUs, its GPU."""
-    from .models.device import physical_cores
+    from ..models.device import physical_cores
 
     env = {"MEDGROUND_THREADS": str(max(1, physical_cores() // n_workers))}
     if gpus and (device or "auto").strip().lower() in ("auto", "cuda"):

@@ -4,16 +4,16 @@
     summary = run_batch("cohort.csv", "out/", workers=2)          # a local cluster
     summary = run_batch("cohort.csv", "out/", scheduler="tcp://host:8786")  # an existing one
 
-The manifest (``study,finding[,box]``, see :mod:`napari_medground.batch_manifest`) gives
+The manifest (``study,finding[,box]``, see :mod:`napari_medground.batch.manifest`) gives
 one row per grounding. Each row runs on a worker into ``OUT/<row id>/`` exactly as
 ``medground ground`` writes (``result.json``, ``labels.nii.gz``) plus ``status.json``,
-published in one rename (:mod:`napari_medground.batch_row`). A bad row (missing file,
+published in one rename (:mod:`napari_medground.batch.row`). A bad row (missing file,
 corrupt study, finding not understood, invalid box) is recorded with its one-line
 reason and the others go on; a worker that dies has its rows retried on another
-(:mod:`napari_medground.batch_cluster`). ``resume=True`` skips rows whose outcome is
+(:mod:`napari_medground.batch.cluster`). ``resume=True`` skips rows whose outcome is
 recorded (done, or failed on their input) without starting any worker. At the end:
 ``OUT/cohort.csv`` (one line per row x finding x measurement,
-:mod:`napari_medground.batch_report`) and ``OUT/summary.json``.
+:mod:`napari_medground.batch.report`) and ``OUT/summary.json``.
 
 With an existing scheduler, the workers must see the study paths and ``OUT`` (a shared
 file system) and have napari-medground installed; one batch per output folder at a time.
@@ -27,11 +27,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from .batch_cluster import ALLOWED_FAILURES, default_workers, gpu_count, open_client
-from .batch_manifest import BatchError, ManifestRow, read_manifest, rows_from
-from .batch_report import cohort_lines, format_summary, write_cohort
-from .batch_row import STATUS_FILE, publish, read_complete, run_row, sweep_partials, write_json_atomic
-from .progress import ProgressFn, report
+from .cluster import ALLOWED_FAILURES, default_workers, gpu_count, open_client
+from .manifest import BatchError, ManifestRow, read_manifest, rows_from
+from .report import cohort_lines, format_summary, write_cohort
+from .row import STATUS_FILE, publish, read_complete, run_row, sweep_partials, write_json_atomic
+from ..progress import ProgressFn, report
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def run_batch(manifest: str | Path | Iterable[Mapping[str, Any] | Sequence[Any] 
 def resume_plan(rows: list[ManifestRow], out: Path, *,
                 retry_failed: bool = False) -> tuple[dict[int, dict], list[ManifestRow]]:
     """Split rows into those whose recorded outcome stands (skipped: outcome dicts by row
-    number) and those to run (see :func:`~napari_medground.batch_row.read_complete`)."""
+    number) and those to run (see :func:`~napari_medground.batch.row.read_complete`)."""
     outcomes: dict[int, dict] = {}
     to_run = []
     for r in rows:
@@ -165,7 +165,7 @@ def _run_on_dask(rows: list[ManifestRow], out: Path, outcomes: dict[int, dict], 
                  workers: int | None, device: str, progress: ProgressFn) -> tuple[int, str, float]:
     gpus = 0
     if scheduler is None:
-        from .models.device import resolve_device
+        from ..models.device import resolve_device
 
         resolve_device(device)  # a bad device fails here, once, not on every row
         gpus = gpu_count(device)
