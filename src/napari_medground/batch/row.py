@@ -81,8 +81,8 @@ def run_row(row: Mapping[str, Any], out_dir: str, device: str = "auto") -> dict[
 
 
 def _ground_into(row: Mapping[str, Any], folder: Path, device: str) -> dict[str, Any]:
-    from ..commands.ground import parse_box
     from ..reasoning.api import ground
+    from ..reasoning.prompts import parse_box
 
     if not row.get("study"):
         raise BatchError(f"manifest row {row['row']}: the study cell is empty; give a file or DICOM folder")

@@ -6,8 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import QueryError
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("study", help="a file (NIfTI, NRRD, MHA, DICOM, PNG/JPEG) or a folder of DICOM")
@@ -22,24 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print result.json to stdout")
 
 
-def parse_box(text: str | None):
-    """'A0,A1,A2,B0,B1,B2' -> Box (validated against the study later)."""
-    from ..result import Box
-
-    if not text:
-        return None
-    try:
-        nums = [int(round(float(v))) for v in text.replace(" ", "").split(",") if v != ""]
-    except ValueError:
-        raise QueryError(f"--box {text!r}: expected comma-separated voxel indices") from None
-    if len(nums) not in (4, 6):
-        raise QueryError(f"--box {text!r}: expected 4 (2D) or 6 (3D) numbers, got {len(nums)}")
-    half = len(nums) // 2
-    return Box(tuple(nums[:half]), tuple(nums[half:]))
-
-
 def run(args: argparse.Namespace) -> int:
     from ..reasoning.api import ground
+    from ..reasoning.prompts import parse_box
     from ..study import load_study
 
     box = parse_box(args.box)
