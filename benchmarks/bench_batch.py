@@ -25,7 +25,7 @@ SHARED = Path(os.environ.get("MEDGROUND_SHARED_DATA", REPO.parent / "shared" / "
 
 def write_manifest(folder: Path, n_phantoms: int) -> Path:
     """Phantom NIfTIs + the shared fast inputs -> ``folder/manifest.csv``."""
-    from napari_medground.phantom import make_ct_phantom
+    from napari_medground.synthetic.phantom import make_ct_phantom
     from napari_medground.study.nifti_io import write_nifti
 
     lines = ["study,finding"]

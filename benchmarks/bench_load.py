@@ -30,7 +30,7 @@ def naive_load(folder: Path) -> np.ndarray:
 
 
 def write_series(folder: Path, n_slices: int, size: int) -> None:
-    from napari_medground.study.synthetic import geometry_affine, write_dicom_series
+    from napari_medground.synthetic.dicom import geometry_affine, write_dicom_series
 
     rng = np.random.default_rng(0)
     vol = rng.integers(0, 2500, size=(n_slices, size, size), dtype=np.int16)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_medground.phantom import make_ct_phantom, write_ct_dicom
+from napari_medground.synthetic.phantom import make_ct_phantom, write_ct_dicom
 from napari_medground.study.nifti_io import write_nifti
 
 HERE = Path(__file__).resolve().parent

@@ -25,7 +25,7 @@ def cohort(tmp_path_factory):
     """Write the manifest, run it once on a test-owned 2-worker cluster, kill a worker mid-run."""
     from dask.distributed import Client, LocalCluster
 
-    from napari_medground.phantom import make_ct_phantom
+    from napari_medground.synthetic.phantom import make_ct_phantom
     from napari_medground.study.nifti_io import write_nifti
 
     cxr1, cxr2 = shared_path("cxr", "00000001_000.png"), shared_path("cxr", "00027426_000.png")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_medground.phantom import make_ct_phantom, write_ct_dicom
+from napari_medground.synthetic.phantom import make_ct_phantom, write_ct_dicom
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

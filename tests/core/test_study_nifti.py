@@ -8,7 +8,7 @@ import pytest
 from napari_medground.errors import StudyLoadError
 from napari_medground.study import load_study
 from napari_medground.study.nifti_io import write_nifti
-from napari_medground.study.synthetic import geometry_affine, write_dicom_series
+from napari_medground.synthetic.dicom import geometry_affine, write_dicom_series
 from tests.data.shared import shared_path
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from napari_medground.errors import StudyLoadError
 from napari_medground.study import load_study
-from napari_medground.study.synthetic import geometry_affine, write_dicom_series, write_rtstruct
+from napari_medground.synthetic.dicom import geometry_affine, write_dicom_series, write_rtstruct
 
 
 def _rotation(ax: float, ay: float, az: float) -> np.ndarray:

@@ -22,7 +22,7 @@ def autosave_dir(tmp_path, monkeypatch):
 def phantom():
     """The synthetic CT phantom and its truth (built once per test session)."""
     if not _PHANTOM:
-        from napari_medground.phantom import make_ct_phantom
+        from napari_medground.synthetic.phantom import make_ct_phantom
 
         _PHANTOM["v"] = make_ct_phantom()
     return _PHANTOM["v"]

@@ -33,7 +33,7 @@ def main(out: Path) -> None:
 
     from napari_medground.napari.contrast import image_layer_data
     from napari_medground.napari.widget import GroundingWidget
-    from napari_medground.phantom import make_ct_phantom
+    from napari_medground.synthetic.phantom import make_ct_phantom
 
     viewer = napari.Viewer(show=False)
     app = QApplication.instance()

@@ -52,7 +52,7 @@ def test_reader_opens_dicom_folder_in_physical_space(make_napari_viewer, screens
 def test_reader_error_is_one_notification(make_napari_viewer, tmp_path):
     from napari.utils.notifications import notification_manager
 
-    from napari_medground.study.synthetic import write_dicom_series
+    from napari_medground.synthetic.dicom import write_dicom_series
 
     path = write_dicom_series(tmp_path, np.zeros((1, 32, 32), np.int16), np.eye(4))[0]
     path.write_bytes(path.read_bytes()[:-1500])  # truncated pixel data
@@ -93,7 +93,7 @@ def test_reader_2d_xray(make_napari_viewer):
 def test_writer_puts_labels_back_on_the_study_grid(make_napari_viewer, tmp_path):
     """File > Save of an overlay Labels layer writes the study grid, whatever the display order."""
     from napari_medground.napari.contrast import image_layer_data
-    from napari_medground.phantom import make_ct_phantom
+    from napari_medground.synthetic.phantom import make_ct_phantom
     from napari_medground.study.nifti_io import read_nifti
 
     study, truth = make_ct_phantom(shape=(24, 40, 40), spacing_mm=(4.0, 5.0, 5.0), orientation="LIA")

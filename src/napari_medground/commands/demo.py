@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..napari.contrast import image_layer_data
     from ..napari.widget import GroundingWidget
-    from ..phantom import make_ct_phantom
+    from ..synthetic.phantom import make_ct_phantom
 
     t0 = time.perf_counter()
     viewer = napari.Viewer(title="napari-medground demo")

@@ -1,6 +1,6 @@
 """napari sample-data contributions: synthetic studies generated on the fly (no files).
 
-The CT phantom (``napari_medground.phantom.make_ct_phantom``) has lungs, liver,
+The CT phantom (``napari_medground.synthetic.phantom.make_ct_phantom``) has lungs, liver,
 spleen, kidneys, an ~8 mm nodule in the right upper lung and a liver lesion, all with
 known masks, so every finding the demo shows can be checked against the truth.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 def ct_phantom() -> list[tuple[Any, dict[str, Any], str]]:
     """The synthetic chest/upper-abdomen CT as one image layer (physical space, HU)."""
-    from ..phantom import make_ct_phantom
+    from ..synthetic.phantom import make_ct_phantom
     from .contrast import image_layer_data
 
     study, _truth = make_ct_phantom()

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .phantom_shapes import (
+from .shapes import (
     HU,
     Scene,
     capsule,
@@ -63,7 +63,7 @@ def make_ct_phantom(
         ``liver_lesion_diameter_mm``, ``nodule_center_lps``, ``liver_lesion_center_lps``,
         ``<tissue>_hu`` values and ``noise_hu``.
     """
-    from .study.model import Study
+    from ..study.model import Study
 
     scene = Scene(shape, spacing_mm)
     _draw_trunk(scene)
@@ -225,7 +225,7 @@ def write_ct_dicom(study, folder, *, series_number: int = 1, series_description:
     """
     import numpy as np
 
-    from .study.synthetic import write_dicom_series
+    from .dicom import write_dicom_series
 
     if study.array.ndim != 3:
         raise ValueError(f"{study.name}: a DICOM series needs a 3D study, got {study.array.ndim}D")
