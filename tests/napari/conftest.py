@@ -31,8 +31,8 @@ def phantom():
 @pytest.fixture
 def viewer_with_widget(make_napari_viewer, phantom, qtbot):
     """A shown viewer with the phantom (through the plugin's layer tuple) and the dock."""
-    from napari_medground.napari.contrast import image_layer_data
-    from napari_medground.napari.widget import GroundingWidget
+    from napari_medground.viewer.contrast import image_layer_data
+    from napari_medground.viewer.widget import GroundingWidget
 
     viewer = make_napari_viewer(show=True)
     study, _ = phantom

@@ -31,8 +31,8 @@ def main(out: Path) -> None:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from napari_medground.napari.contrast import image_layer_data
-    from napari_medground.napari.widget import GroundingWidget
+    from napari_medground.viewer.contrast import image_layer_data
+    from napari_medground.viewer.widget import GroundingWidget
     from napari_medground.synthetic.phantom import make_ct_phantom
 
     viewer = napari.Viewer(show=False)

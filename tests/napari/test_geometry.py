@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_medground.napari.layers import DisplayGeometry, display_geometry
+from napari_medground.viewer.layers import DisplayGeometry, display_geometry
 from napari_medground.study.model import Study
 
 _UNIT = {"L": (0, 1.0), "R": (0, -1.0), "P": (1, 1.0), "A": (1, -1.0), "S": (2, 1.0), "I": (2, -1.0)}

@@ -27,7 +27,7 @@ def test_every_python_name_imports():
 
 
 def test_reader_refuses_what_it_does_not_take(tmp_path):
-    from napari_medground.napari.reader import get_reader
+    from napari_medground.viewer.reader import get_reader
 
     text = tmp_path / "notes.txt"
     text.write_text("not an image")
@@ -44,7 +44,7 @@ def test_writer_without_study_uses_layer_transform(tmp_path):
     import nibabel as nib
     import numpy as np
 
-    from napari_medground.napari.writer import write_labels
+    from napari_medground.viewer.writer import write_labels
 
     data = np.zeros((4, 5, 6), np.uint8)
     data[1, 2, 3] = 7
@@ -58,3 +58,14 @@ def test_writer_without_study_uses_layer_transform(tmp_path):
     lps = ras[:3] * np.array([-1, -1, 1])
     # world (S, P, L) of data index (1, 2, 3) = scale * idx + translate
     assert np.allclose(lps[::-1], np.array([3.0, 4.0, 4.5]) + np.array([10.0, -5.0, 2.0]))
+
+
+def test_no_subpackage_shadows_an_installed_module():
+    """The adapter lives in ``viewer/``: no sub-package is named like an importable top-level module."""
+    import importlib.util
+
+    package = Path(napari_medground.__file__).parent
+    subpackages = [p.name for p in package.iterdir() if (p / "__init__.py").is_file()]
+    assert "viewer" in subpackages
+    shadowing = [name for name in subpackages if importlib.util.find_spec(name) is not None]
+    assert not shadowing, f"sub-packages named like installed modules: {shadowing}"

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_medground.napari.layers import display_geometry
-from napari_medground.napari.overlays import build_overlays, rectangles_to_box
+from napari_medground.viewer.layers import display_geometry
+from napari_medground.viewer.overlays import build_overlays, rectangles_to_box
 from napari_medground.result import (
     Box,
     Criterion,
@@ -66,7 +66,7 @@ def test_overlays_on_the_display_grid(code, rot):
 
 
 def test_plot_model_threshold_range_bands():
-    from napari_medground.napari.plot import MEETS, NORMAL, plot_model
+    from napari_medground.viewer.plot import MEETS, NORMAL, plot_model
 
     ctr = Criterion("ctr", "CTR", 0.5, "1", ">", "Danzer 1919")
     m = plot_model(ctr, 0.557)

@@ -35,7 +35,7 @@ def test_reader_opens_dicom_folder_in_physical_space(make_napari_viewer, screens
         assert delta[axis] > 0 and np.allclose(np.delete(delta, axis), 0, atol=1e-6)
     # every display voxel sits at the LPS position the study gives it (world = LPS z, y, x)
     geo_idx = np.array([[3, 100, 400], [17, 300, 20]], dtype=float)
-    from napari_medground.napari.layers import display_geometry
+    from napari_medground.viewer.layers import display_geometry
 
     study_idx = display_geometry(study).display_to_study(geo_idx)
     for d, s in zip(geo_idx, study_idx):
@@ -92,7 +92,7 @@ def test_reader_2d_xray(make_napari_viewer):
 
 def test_writer_puts_labels_back_on_the_study_grid(make_napari_viewer, tmp_path):
     """File > Save of an overlay Labels layer writes the study grid, whatever the display order."""
-    from napari_medground.napari.contrast import image_layer_data
+    from napari_medground.viewer.contrast import image_layer_data
     from napari_medground.synthetic.phantom import make_ct_phantom
     from napari_medground.study.nifti_io import read_nifti
 
@@ -100,7 +100,7 @@ def test_writer_puts_labels_back_on_the_study_grid(make_napari_viewer, tmp_path)
     viewer = make_napari_viewer()
     data, kwargs, _ = image_layer_data(study)
     viewer.add_image(data, **kwargs)
-    from napari_medground.napari.layers import display_geometry
+    from napari_medground.viewer.layers import display_geometry
 
     geo = display_geometry(study)
     assert geo.perm != (0, 1, 2)  # LIA really is reoriented for display

@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _open(make_napari_viewer, study):
-    from napari_medground.napari.contrast import image_layer_data
-    from napari_medground.napari.widget import GroundingWidget
+    from napari_medground.viewer.contrast import image_layer_data
+    from napari_medground.viewer.widget import GroundingWidget
 
     viewer = make_napari_viewer(show=True)
     data, kwargs, _ = image_layer_data(study, name="CT phantom")

@@ -188,8 +188,8 @@ def test_export_and_writer(viewer_with_widget, qtbot, tmp_path):
 
 @pytest.mark.shared_data
 def test_chest_xray_cardiomegaly(make_napari_viewer, qtbot, screenshot_dir):
-    from napari_medground.napari.plot import CriterionPlot
-    from napari_medground.napari.widget import GroundingWidget
+    from napari_medground.viewer.plot import CriterionPlot
+    from napari_medground.viewer.widget import GroundingWidget
 
     viewer = make_napari_viewer(show=True)
     viewer.open(str(shared_path("cxr", "00000001_000.png")), plugin="napari-medground")

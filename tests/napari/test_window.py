@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_medground.language import parse
-from napari_medground.napari.contrast import (
+from napari_medground.viewer.contrast import (
     CT_PRESETS,
     foreground_limits,
     window_for_result,

@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
     import napari
     from qtpy.QtCore import QTimer
 
-    from ..napari.contrast import image_layer_data
-    from ..napari.widget import GroundingWidget
+    from ..viewer.contrast import image_layer_data
+    from ..viewer.widget import GroundingWidget
     from ..synthetic.phantom import make_ct_phantom
 
     t0 = time.perf_counter()
@@ -102,7 +102,7 @@ def _show_reasoning(widget) -> None:
     if s is not None and s.result is not None and s.result.findings:
         import numpy as np
 
-        from ..napari.controller import camera
+        from ..viewer.controller import camera
 
         f = s.result.findings[0]
         cam = camera(widget.viewer)

@@ -12,7 +12,7 @@ from .overlays import build_overlays, rectangles_to_box
 
 
 class EditHandlers:
-    """Mixed into :class:`~napari_medground.napari.widget.GroundingWidget`."""
+    """Mixed into :class:`~napari_medground.viewer.widget.GroundingWidget`."""
 
     def _edit_started(self, step_id: str, kind: str) -> None:
         s, ctl = self.session(), self.controller()

@@ -31,7 +31,7 @@ def banner_text(info: Any, now: float | None = None) -> str:
 
 
 class RecoveryHandlers:
-    """Mixed into :class:`~napari_medground.napari.widget.GroundingWidget`."""
+    """Mixed into :class:`~napari_medground.viewer.widget.GroundingWidget`."""
 
     # ------------------------------------------------------------------ looking
     def _check_recovery(self, lyr: Any) -> None:

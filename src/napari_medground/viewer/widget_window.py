@@ -15,7 +15,7 @@ from .contrast import preset_limits, window_for_result, window_words
 
 
 class WindowHandlers:
-    """Mixed into :class:`~napari_medground.napari.widget.GroundingWidget`."""
+    """Mixed into :class:`~napari_medground.viewer.widget.GroundingWidget`."""
 
     _setting_window = False
 
