@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from napari_medground.errors import StudyLoadError
-from napari_medground.export.session import JOURNAL_FILE, Session
+from napari_medground.session.autosave import JOURNAL_FILE, Session
 from napari_medground.result import EditRecord, LineSegment, StepStatus
 from napari_medground.study.model import Study
 from tests.core.test_export_helpers import make_result
@@ -125,7 +125,7 @@ def test_each_edit_is_on_disk_well_within_a_second(tmp_path):
 CHILD = textwrap.dedent("""
     import sys, numpy as np
     sys.path.insert(0, {repo!r})
-    from napari_medground.export.session import Session
+    from napari_medground.session.autosave import Session
     from napari_medground.result import EditRecord
     from tests.core.test_session import _study, _result, edit_cube
     study = _study(shape=(40, 128, 128))

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from qtpy.QtCore import Qt
 
-from napari_medground.export.session import Session
+from napari_medground.session.autosave import Session
 from tests.napari.conftest import save_screenshot, wait_idle
 
 pytestmark = pytest.mark.gui

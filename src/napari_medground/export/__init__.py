@@ -1,5 +1,7 @@
-"""Export a Result (NIfTI + sidecar, DICOM SEG, DICOM SR, CSV, JSON + audit), import
-existing labels, and autosave a session so that no edit is lost.
+"""Export a Result: the file writers (NIfTI + sidecar, DICOM SEG, DICOM SR, CSV, JSON + audit).
+
+Importing labels lives in :mod:`napari_medground.label_import` and the session autosave in
+:mod:`napari_medground.session`; their names stay importable from here as before.
 
 Main entry point::
 
@@ -200,13 +202,13 @@ def _write_audit(
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: importers and the session pull in highdicom/platformdirs only when used.
+    # Lazy: label import and the session pull in highdicom/platformdirs only when used.
     if name in ("import_seg", "import_nifti_labels", "ImportedLabel", "labels_to_findings"):
-        from . import importers
+        from .. import label_import
 
-        return getattr(importers, name)
+        return getattr(label_import, name)
     if name in ("Session", "SessionInfo"):
-        from . import session
+        from .. import session
 
         return getattr(session, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

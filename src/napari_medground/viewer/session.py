@@ -7,7 +7,7 @@ callback here ever touches Qt. A cancelled job raises
 :class:`~napari_medground.progress.Cancelled` and leaves the previous state intact: a
 cancelled grounding is simply dropped, a cancelled edit is rolled back.
 
-Autosave: each grounding gets a core :class:`~napari_medground.export.session.Session`
+Autosave: each grounding gets a core :class:`~napari_medground.session.autosave.Session`
 (created in the worker that ran it); every edit is persisted by the Grounding's listener,
 in the worker thread that applied the edit, before the edit returns. The session lives
 next to the last export folder of this study (else in the user data folder); a clean
@@ -166,7 +166,7 @@ class GroundingSession:
     def _new_autosave(self, result: Result, folder: str | None) -> Any:
         """Close the current autosave cleanly (its grounding is being replaced), then start
         one for ``result``. A failure to autosave is logged, never fatal to the grounding."""
-        from ..export.session import Session
+        from ..session.autosave import Session
 
         self.close_autosave()
         try:
@@ -186,7 +186,7 @@ class GroundingSession:
 
     def find_recoverable(self) -> Any:
         """The newest unfinished autosave of this study (``SessionInfo``) or None (worker)."""
-        from ..export.session import Session
+        from ..session.autosave import Session
 
         yield_to_ui()
         folders = [self.autosave_folder] if self.autosave_folder else []
@@ -203,7 +203,7 @@ class GroundingSession:
         steps that depend on an edit are marked stale instead of re-run. Autosave
         continues in the same folder (the unfinished files are kept in ``previous/``).
         """
-        from ..export.session import Session
+        from ..session.autosave import Session
 
         yield_to_ui()
         with self._lock:
@@ -217,7 +217,7 @@ class GroundingSession:
 
     def discard(self, info: Any) -> None:
         """Set an unfinished autosave aside: it is kept in ``previous/`` and no longer offered."""
-        from ..export.session import Session
+        from ..session.autosave import Session
 
         from ..errors import StudyLoadError
 
@@ -308,7 +308,7 @@ def _parent_of_session(folder: Any) -> str | None:
     """The folder a session folder sits next to (None: it is in the user data folder)."""
     from pathlib import Path
 
-    from ..export.session import SESSION_PREFIX
+    from ..session.autosave import SESSION_PREFIX
 
     folder = Path(folder)
     return str(folder.parent) if folder.name.startswith(SESSION_PREFIX) else None

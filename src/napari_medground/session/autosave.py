@@ -32,7 +32,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..errors import ExportError, StudyLoadError
-from .files import atomic_write, atomic_write_json
+from ..export.files import atomic_write, atomic_write_json
 from .state import result_from_state, result_state
 
 log = logging.getLogger(__name__)

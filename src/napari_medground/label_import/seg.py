@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StudyLoadError
-from .codes import code_dict, concept_tuple
+from ..export.codes import code_dict, concept_tuple
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class _FramePlacer:
 
     def _geometry(self, k: int) -> Any:
         if k not in self._geom:
-            from .dicom_source import _first, _plane
+            from ..export.dicom_source import _first, _plane
 
             item = self.pffg[k] if k < len(self.pffg) else None
             pos = _first(item, "PlanePositionSequence") or _first(self.shared, "PlanePositionSequence")
@@ -181,7 +181,7 @@ class _FramePlacer:
 
     def _place_on_grid(self, frame: np.ndarray, geom: Any, mask: np.ndarray) -> bool:
         """Fast path: the frame's pixels are study voxels (same spacing, axis-aligned)."""
-        from .dicom_source import grid_indices
+        from ..export.dicom_source import grid_indices
 
         pos, rdir, cdir, sp, _ = geom
         idx = grid_indices(self.inv, pos, rdir, cdir, sp, frame.shape)
@@ -274,7 +274,7 @@ class _FramePlacer:
 
 
 def _first_item(container: Any, keyword: str) -> Any:
-    from .dicom_source import _first
+    from ..export.dicom_source import _first
 
     return _first(container, keyword)
 
