@@ -16,7 +16,7 @@ import pytest
 
 from napari_medground.errors import StudyLoadError
 from napari_medground.export import export_result, import_nifti_labels, import_seg
-from napari_medground.label_import.seg import labels_to_findings
+from napari_medground.label_import import labels_to_findings
 from napari_medground.study.model import Study, lps_to_ras
 from tests.core.test_export_helpers import load_dicom, make_result
 from tests.data.shared import shared_path

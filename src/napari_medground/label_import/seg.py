@@ -1,19 +1,16 @@
-"""Import existing labels onto a study grid, as editable findings.
+"""Import a DICOM SEG onto a study grid, as editable labels.
 
-* DICOM SEG (binary, fractional -> threshold 0.5, label map; overlapping segments kept
+DICOM SEG (binary, fractional -> threshold 0.5, label map; overlapping segments kept
   apart): each frame is placed through its own plane geometry (Plane Position/Orientation,
   Pixel Spacing) into the study's patient space, so a SEG made on the single-frame
   series, on an enhanced multi-frame copy of it, or on a finer/coarser grid lands on the
   right voxels. Frames without geometry (DX/CR) are matched by their source SOP Instance.
-* NIfTI label maps, with or without a ``labels.json`` sidecar: resampled by nearest
-  neighbour through both affines when the grids differ (with a note).
+NIfTI label maps are in :mod:`.nifti`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +18,9 @@ import numpy as np
 
 from ..errors import StudyLoadError
 from ..export.codes import code_dict, concept_tuple
+from .label import ImportedLabel
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ImportedLabel:
-    """One label brought in from a file, on the study grid.
-
-    ``mask`` is boolean with ``study.array.shape``; ``codes`` holds ``category``,
-    ``type``, ``anatomic_region``, ``laterality`` as code dicts (or None); ``color`` is
-    RGB 0..1; ``source`` names the file and segment/label value; ``note`` says what was
-    done on the way (resampling, thresholds).
-    """
-
-    name: str
-    mask: np.ndarray = field(repr=False)
-    codes: dict[str, dict[str, str] | None]
-    color: tuple[float, float, float] | None
-    source: str
-    value: int = 0  # segment number (SEG) or label value (NIfTI)
-    algorithm: str = ""  # "MANUAL", "AUTOMATIC <name>", ...
-    note: str = ""
 
 
 def import_seg(path: str | Path, study: Any) -> list[ImportedLabel]:
@@ -310,123 +288,3 @@ def _segment_color(item: Any) -> tuple[float, float, float] | None:
 
     rgb = hd.color.CIELabColor.from_dicom_value(tuple(int(v) for v in lab)).to_rgb(clip=True)
     return tuple(round(float(v) / 255.0, 4) for v in rgb)  # type: ignore[return-value]
-
-
-def import_nifti_labels(
-    path: str | Path, study: Any, sidecar: str | Path | None = None
-) -> list[ImportedLabel]:
-    """Read a NIfTI label map onto ``study``'s grid: one ImportedLabel per non-zero value.
-
-    ``sidecar`` is a ``labels.json`` (as :mod:`.nifti` writes); when None, ``labels.json``
-    or ``<stem>.json`` next to the file is used if present. Without one, labels are named
-    "label <value>". A different grid is resampled by nearest neighbour (noted).
-    """
-    from ..study.nifti_io import read_nifti
-
-    path = Path(path)
-    src = read_nifti(path)
-    labels = np.rint(np.asarray(src.array)).astype(np.int64)
-    note = ""
-    if labels.shape != study.array.shape or not np.allclose(src.affine_lps, study.affine_lps, atol=1e-3):
-        labels = resample_nearest(labels, src.affine_lps, study)
-        note = (
-            f"resampled by nearest neighbour from {src.shape} {src.orientation} "
-            f"to the study grid {study.shape} {study.orientation}"
-        )
-        log.warning("%s: %s", path.name, note)
-    meta = _sidecar_entries(path, sidecar)
-    out = []
-    for v in (int(x) for x in np.unique(labels) if x != 0):
-        entry = meta.get(v, {})
-        codes = {k: entry.get(k) for k in ("category", "type", "anatomic_region", "laterality")}
-        if not any(codes.values()) and (entry.get("anatomy_code") or entry.get("finding_code")):
-            codes["type"] = entry.get("finding_code") or entry.get("anatomy_code")
-        color = tuple(float(c) for c in entry["color"]) if entry.get("color") else None
-        out.append(
-            ImportedLabel(
-                name=str(entry.get("name") or f"label {v}"),
-                mask=labels == v,
-                codes=codes,
-                color=color,
-                source=f"{path}#value={v}",
-                value=v,
-                algorithm=str(entry.get("algorithm", "")),
-                note=note,
-            )
-        )
-    return out
-
-
-def resample_nearest(labels: np.ndarray, affine_lps: np.ndarray, study: Any) -> np.ndarray:
-    """Labels on a grid with ``affine_lps`` -> study grid, nearest neighbour, 0 outside.
-
-    Both affines map array indices (2D: (row, col, 0)) to LPS mm; the index map between
-    the grids is affine, so each source index is a sum of per-axis terms (no meshgrid).
-    """
-    m = np.linalg.inv(affine_lps) @ study.affine_lps
-    shape = study.array.shape
-    nd = len(shape)
-    axes = [
-        np.arange(n, dtype=float).reshape([-1 if i == a else 1 for i in range(nd)])
-        for a, n in enumerate(shape)
-    ]
-    src = []
-    for r in range(labels.ndim):
-        total = m[r, 3] + sum(m[r, a] * axes[a] for a in range(nd))
-        src.append(np.broadcast_to(np.rint(total).astype(np.int64), shape))
-    ok = np.ones(shape, dtype=bool)
-    for r, j in enumerate(src):
-        ok &= (j >= 0) & (j < labels.shape[r])
-    out = np.zeros(shape, dtype=labels.dtype)
-    out[ok] = labels[tuple(j[ok] for j in src)]
-    return out
-
-
-def _sidecar_entries(path: Path, sidecar: str | Path | None) -> dict[int, dict[str, Any]]:
-    candidates = (
-        [Path(sidecar)]
-        if sidecar
-        else [path.with_name("labels.json"), path.with_name(path.name.split(".")[0] + ".json")]
-    )
-    for c in candidates:
-        if c.is_file():
-            try:
-                data = json.loads(c.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise StudyLoadError(f"{c}: not a readable labels sidecar ({exc})") from None
-            entries = data.get("labels", data) if isinstance(data, dict) else data
-            if isinstance(entries, dict):  # {"1": "liver"} or {"1": {...}}
-                return {int(k): (v if isinstance(v, dict) else {"name": v}) for k, v in entries.items()}
-            return {int(e["value"]): e for e in entries if isinstance(e, dict) and "value" in e}
-        if sidecar:
-            raise StudyLoadError(f"{c}: sidecar not found")
-    return {}
-
-
-def labels_to_findings(
-    labels: list[ImportedLabel], *, first_value: int = 1
-) -> tuple[list[Any], dict[str, np.ndarray]]:
-    """ImportedLabels -> (Findings, masks by id) for a Result; status present when non-empty.
-
-    Imported masks are the clinician's (or another tool's) work: they are marked edited.
-    """
-    from ..result import Finding, FindingStatus
-
-    findings, masks = [], {}
-    for i, lab in enumerate(labels):
-        mid = f"imported_{i + 1}"
-        masks[mid] = lab.mask
-        altered = (lab.codes.get("category") or {}).get("value") == "49755003"
-        findings.append(
-            Finding(
-                name=lab.name,
-                status=FindingStatus.PRESENT if lab.mask.any() else FindingStatus.ABSENT,
-                label_value=first_value + i,
-                mask_id=mid,
-                color=lab.color,
-                edited=True,
-                anatomy_code=(lab.codes.get("anatomic_region") if altered else lab.codes.get("type")),
-                finding_code=lab.codes.get("type") if altered else None,
-            )
-        )
-    return findings, masks
