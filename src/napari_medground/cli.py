@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _command_module(name: str):
     try:
         return importlib.import_module(f"napari_medground.commands.{name}")
-    except ModuleNotFoundError as exc:  # a command not built yet
+    except ModuleNotFoundError as exc:  # the command's module is missing from this installation
         if exc.name and exc.name.endswith(f"commands.{name}"):
             return None
         raise

@@ -1,9 +1,9 @@
-"""Coarse-to-fine: run the HU rules on a block-averaged grid of ~1.5 mm voxels, then put
-the edges back at full resolution.
+"""Coarse-to-fine: run the HU rules on a block-averaged grid of ~2 mm voxels (``TARGET_MM``),
+then put the edges back at full resolution.
 
 Fine CT grids (0.6 mm pixels, 512 x 512 x 400) cost the morphology 10-20x more than the
 rules need: lungs, body and bowel gas are centimetres across. The rules run on block means
-(factor ``floor(1.5 mm / spacing)`` per axis), and each mask returns to the full grid by
+(factor ``floor(TARGET_MM / spacing)`` per axis), and each mask returns to the full grid by
 nearest neighbour except within one coarse voxel of its edge, where the full-resolution
 HU decide with the same threshold the rule used.
 """

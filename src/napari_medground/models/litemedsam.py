@@ -6,7 +6,7 @@ the array's last two axes (y, x) whatever the patient orientation. Masks are boo
 arrays with ``study.array.shape``.
 
 Image embeddings are cached (``litemedsam_runtime.EMBEDDINGS``, keyed by study
-fingerprint, slice, window, device and precision), so a second box on a slice already
+fingerprint, weights sha256, slice, window, device and precision), so a second box on a slice already
 seen costs only the prompt encoder and mask decoder.
 """
 from __future__ import annotations
@@ -272,14 +272,3 @@ def _clip_box(box: Box, shape: tuple[int, ...], name: str) -> tuple[tuple[int, .
     lo_c = tuple(max(0, int(a)) for a in lo)
     hi_c = tuple(min(s - 1, int(b)) for b, s in zip(hi, shape))
     return lo_c, hi_c
-
-
-def segment_slices(session: Session, boxes: dict[int, Box2D], *, progress: ProgressFn = None,
-                   cancel: CancelFn = None) -> dict[int, tuple[np.ndarray, float]]:
-    """Each slice's mask and predicted IoU for its own box (no propagation); for organ refinement."""
-    out: dict[int, tuple[np.ndarray, float]] = {}
-    for k, (z, b) in enumerate(sorted(boxes.items())):
-        check_cancel(cancel, "LiteMedSAM")
-        out[z] = session.segment(z, b)
-        report(progress, (k + 1) / max(1, len(boxes)), f"LiteMedSAM slice {z}")
-    return out

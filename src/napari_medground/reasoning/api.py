@@ -8,7 +8,6 @@ let a clinician accept, edit or reject steps (the napari widget).
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -93,22 +92,9 @@ def ground(study, text: str, *, out_dir: str | Path | None = None, box: Box | No
 def write_outputs(result: Result, out_dir: Path, export: Iterable[str] = (), *, overwrite: bool = False) -> dict:
     """result.json + labels.nii.gz always, plus the requested export formats."""
     formats = {"nifti", "json"} | {f.strip().lower() for f in export if f.strip()}
-    try:
-        from ..export import export_result
-    except ImportError:  # export package not built yet: the two contract files only
-        return _write_minimal(result, out_dir)
+    from ..export import export_result
+
     return export_result(result, out_dir, sorted(formats), overwrite=overwrite)
-
-
-def _write_minimal(result: Result, out_dir: Path) -> dict:
-    from ..study.nifti_io import write_nifti
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    labels = write_nifti(result.label_array(), result.study, out_dir / "labels.nii.gz")
-    tmp = out_dir / "result.json.partial"
-    tmp.write_text(json.dumps(result.to_dict(), indent=1))
-    tmp.replace(out_dir / "result.json")
-    return {"nifti": labels, "json": out_dir / "result.json"}
 
 
 def validate_box(box: Box, shape: tuple[int, ...]) -> Box:

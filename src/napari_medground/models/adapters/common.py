@@ -6,7 +6,6 @@ numpy only at import time; scipy/nibabel are imported where needed.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import ipaddress
 import logging
 import socket
@@ -15,7 +14,6 @@ from typing import Iterator
 
 import numpy as np
 
-from ...errors import ModelUnavailable
 from ...result import ModelUse
 
 log = logging.getLogger(__name__)
@@ -40,12 +38,6 @@ class AdapterSegmentation:
         """Union of the labels mapped to ``term`` (and ``side``, when given; None = both)."""
         values = [v for v, (t, s) in self.terms.items() if t == term and (side is None or s in (side, None))]
         return np.isin(self.labels, values)
-
-
-def require_package(module: str, extra: str, what: str) -> None:
-    """Raise ModelUnavailable naming the pip command when ``module`` is not importable."""
-    if importlib.util.find_spec(module) is None:
-        raise ModelUnavailable(missing_package_message(module, extra, what))
 
 
 def missing_package_message(module: str, extra: str, what: str) -> str:
