@@ -25,7 +25,7 @@ from ..result import LineSegment, Measurement
 from .cxr_frame import Frame, build_frame, working_image
 from .cxr_lungs import LungFields, normalise, segment_lung_fields
 from .cxr_quality import combine, quality_checks, view_note
-from .cxr_widths import Widths, measure_widths
+from .cxr_widths import Widths, cardiothoracic_ratio, measure_widths
 
 logger = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ def _assemble(grid: _Grid, lungs: LungFields, widths: Widths, confidence: float,
         grid.segment("heart_left_extent", (l_row, at(l_row)), (l_row, l_col)),
         grid.segment("midline", (float(rows[0]), at(rows[0])), (float(rows[-1]), at(rows[-1]))),
     )
-    ctr = heart.length_mm / thorax.length_mm if thorax.length_mm > 0 else float("nan")
+    ctr = cardiothoracic_ratio(heart.length_mm, thorax.length_mm)
     right, left = grid.mask(lungs.right), grid.mask(lungs.left)
     return CxrAnatomy(
         lung_right=right, lung_left=left, heart=grid.mask(widths.heart_mask) & ~(right | left),

@@ -51,7 +51,15 @@ class Widths:
 
     @property
     def ctr(self) -> float:
-        return self.heart_px / self.thorax_px if self.thorax_px > 0 else float("nan")
+        return cardiothoracic_ratio(self.heart_px, self.thorax_px)
+
+
+def cardiothoracic_ratio(heart_width: float, thorax_width: float) -> float:
+    """Heart width / internal thoracic width (both in the same unit, px or mm); NaN without a thorax.
+
+    The one cardiothoracic ratio: the widths' own, the reported one and the one after an edit.
+    """
+    return heart_width / thorax_width if thorax_width > 0 else float("nan")
 
 
 def _edges(mask: np.ndarray, rows: np.ndarray, *, lowest: bool) -> np.ndarray:

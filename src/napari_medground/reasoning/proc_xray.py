@@ -58,11 +58,13 @@ def build_cxr_heart(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step
     seg = add_segment_step(g, f, loc, "Outline the heart shadow", compute)
 
     def widths(g: Grounding, mask: np.ndarray):
+        from ..models.cxr_widths import cardiothoracic_ratio
+
         cxr = g.values["cxr"]
         hw, tw = cxr.heart_width, cxr.thorax_width
         if g.nodes[seg.id].step.status.value == "edited":
             hw = mask_width(mask, g.study, "cardiac_width")  # the clinician's outline decides
-        ratio = hw.length_mm / tw.length_mm if tw.length_mm > 0 else float("nan")
+        ratio = cardiothoracic_ratio(hw.length_mm, tw.length_mm)
         return ([Measurement("cardiac_width", hw.length_mm, "mm", "maximal horizontal heart width"),
                  Measurement("thoracic_width", tw.length_mm, "mm", "maximal internal thoracic width"),
                  Measurement("ratio", ratio, "1", "cardiothoracic ratio", "cardiac width / thoracic width")],
