@@ -79,14 +79,27 @@ def make_frame(study) -> Frame:
     else:
         affine3 = np.asarray(study.affine_lps, dtype=float)
         shape3 = tuple(study.array.shape)
-    cols = affine3[:3, :3]
+    best, flip, spacing = canonical_axes(affine3[:3, :3], keep_axis0=study.is_2d)
+    return Frame(best, flip, spacing, study.is_2d, affine3, shape3)
+
+
+def canonical_axes(cols: np.ndarray, *, keep_axis0: bool = False
+                   ) -> tuple[tuple[int, int, int], tuple[bool, bool, bool], tuple[float, float, float]]:
+    """The one rule of every CT method: which array axis becomes canonical S, P and L.
+
+    ``cols`` is the 3x3 direction-times-spacing part of an LPS affine (column = array axis).
+    The permutation maximises the summed |cosines| between each canonical axis and the
+    patient axis it stands for (the nearest axial view of an oblique series); ``flip`` makes
+    each index grow toward S, P or L; ``spacing`` is the voxel size (mm) per canonical axis.
+    ``keep_axis0`` keeps array axis 0 as S (a 2D image promoted to one slice).
+    """
     norms = np.linalg.norm(cols, axis=0)
     unit = cols / np.where(norms > 0, norms, 1.0)
-    candidates = [(0,) + p for p in permutations((1, 2))] if study.is_2d else list(permutations((0, 1, 2)))
+    candidates = [(0,) + p for p in permutations((1, 2))] if keep_axis0 else list(permutations((0, 1, 2)))
     best = max(candidates, key=lambda p: sum(abs(unit[_CANON_LPS[c], p[c]]) for c in range(3)))
     flip = tuple(bool(unit[_CANON_LPS[c], best[c]] < 0) for c in range(3))
     spacing = tuple(float(norms[best[c]]) for c in range(3))
-    return Frame(tuple(best), flip, spacing, study.is_2d, affine3, shape3)  # type: ignore[arg-type]
+    return tuple(best), flip, spacing  # type: ignore[return-value]
 
 
 # ------------------------------------------------------------------ mm-sized morphology

@@ -4,7 +4,8 @@ Every organ finder works in one canonical frame, whatever the study's orientatio
 array axes (z, y, x) point toward patient Superior, Posterior and Left (orientation
 code "SPL", a standard axial DICOM series). The study array is transposed and flipped
 into it using the affine (nearest patient axis per array axis, so an oblique series is
-handled as its nearest axial one) and masks go back by the inverse. Classical steps
+handled as its nearest axial one, by the same rule as the anatomy frame:
+:func:`.ct_anatomy_frame.canonical_axes`) and masks go back by the inverse. Classical steps
 run on a coarser grid (about 2 mm) made by block means; masks return to full
 resolution by repetition.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from .ct_anatomy_frame import canonical_axes
 
 WORK_SPACING_MM = 2.0  # coarse-grid target: fine enough for organs, cheap for morphology
 
@@ -27,16 +30,7 @@ class Frame:
 
     @classmethod
     def from_affine(cls, affine_lps: np.ndarray) -> "Frame":
-        d = np.asarray(affine_lps, dtype=float)[:3, :3]
-        norms = np.linalg.norm(d, axis=0)
-        unit = d / norms
-        dominant = np.argmax(np.abs(unit), axis=0)  # LPS component each array axis follows
-        if sorted(dominant.tolist()) != [0, 1, 2]:
-            # strongly oblique: assign axes greedily by the largest components
-            dominant = _greedy_axes(np.abs(unit))
-        perm = tuple(int(np.flatnonzero(dominant == k)[0]) for k in (2, 1, 0))  # S, P, L
-        flips = tuple(bool(unit[lps, ax] < 0) for lps, ax in zip((2, 1, 0), perm))
-        spacing = tuple(float(norms[ax]) for ax in perm)
+        perm, flips, spacing = canonical_axes(np.asarray(affine_lps, dtype=float)[:3, :3])
         return cls(perm=perm, flips=flips, spacing_mm=spacing)
 
     def to_canonical(self, array: np.ndarray) -> np.ndarray:
@@ -64,17 +58,6 @@ class Frame:
             m[ax, k] = -1.0 if f else 1.0
             m[ax, 3] = (n - 1) if f else 0.0
         return a @ m
-
-
-def _greedy_axes(absdir: np.ndarray) -> np.ndarray:
-    dom = np.full(3, -1)
-    work = absdir.copy()
-    for _ in range(3):
-        lps, ax = np.unravel_index(np.argmax(work), work.shape)
-        dom[ax] = lps
-        work[lps, :] = -1
-        work[:, ax] = -1
-    return dom
 
 
 @dataclass(frozen=True)
