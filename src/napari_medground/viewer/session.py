@@ -102,7 +102,7 @@ class GroundingSession:
         self.grounding: Any = None
         self.text: str = ""
         self.progress_state = ProgressState()
-        self.autosave: Any = None  # export.session.Session of the current grounding
+        self.autosave: Any = None  # session.Session of the current grounding
         self.autosave_folder: str | None = None  # the last export folder (None: user data folder)
         self.live = True  # False for a recovered result: its steps have no functions to re-run
         self._cancel = threading.Event()
