@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 TISSUE_HU = -500.0  # between air (-1000) and fat (-100): anything denser is patient or table
 BRIDGE_MM = 3.0  # in-plane opening radius that cuts the table and pads off the body
 MIN_PART_THICKNESS_MM = 12.0  # arms and legs are thicker than this; table shells are not
+AIR_BIN_HU = 5.0  # histogram bin of the outside-air reading
 MIN_PART_FRACTION = 0.02  # separate body parts (arms) kept when >= 2% of the trunk
 
 
@@ -71,7 +72,9 @@ def air_reference_hu(hu: np.ndarray, body: np.ndarray) -> float:
     Padding outside the reconstruction circle (-2048, -3024) is ignored, and so is air
     that the scanner wrote as one fill value (-1024 everywhere outside the body is not a
     measurement); then, or without enough outside air, the nominal -1000 HU is used.
-    The result is kept within -1040..-960 HU.
+    The reading is the peak of the outside-air histogram (``AIR_BIN_HU`` bins), so that
+    foam pads and skin partial volume do not shift it. The result is kept within
+    -1040..-960 HU.
     """
     outside = ~body
     sample = hu[outside][:: max(1, int(outside.sum()) // 500_000)]
@@ -81,7 +84,12 @@ def air_reference_hu(hu: np.ndarray, body: np.ndarray) -> float:
     values, counts = np.unique(air, return_counts=True)
     if counts.max() > 0.5 * air.size:
         return -1000.0
-    return float(np.clip(np.median(air), -1040.0, -960.0))
+    # the peak of the histogram, not the median: foam pads, blankets and the partial-volume
+    # rim of the skin (-990..-850 HU) lie outside the body too and pull a median upward
+    hist, edges = np.histogram(air, bins=np.arange(-1150.0, -849.0, AIR_BIN_HU))
+    peak = float(edges[int(np.argmax(hist))]) + AIR_BIN_HU / 2.0
+    near = air[np.abs(air - peak) <= 2 * AIR_BIN_HU]
+    return float(np.clip(np.median(near), -1040.0, -960.0))
 
 
 def midline_x(hu: np.ndarray, body: np.ndarray, spacing) -> float:
