@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 TISSUE_HU = -500.0  # between air (-1000) and fat (-100): anything denser is patient or table
 BRIDGE_MM = 3.0  # in-plane opening radius that cuts the table and pads off the body
 MIN_PART_THICKNESS_MM = 12.0  # arms and legs are thicker than this; table shells are not
+CUT_AIR_MIN_ML = 20.0  # a lung cut by the field of view is larger than this
+CUT_AIR_ABOVE_AIR_HU = 80.0  # outside air reads within this of -1000 HU; lung does not
 AIR_BIN_HU = 5.0  # histogram bin of the outside-air reading
 MIN_PART_FRACTION = 0.02  # separate body parts (arms) kept when >= 2% of the trunk
 
@@ -50,7 +52,35 @@ def body_mask_canonical(hu: np.ndarray, spacing: tuple[float, float, float]) -> 
             keep.append(int(lab))
     kept = np.isin(labels, keep)
     body = tissue & per_slice(ndi.binary_dilation, kept, structure=disk)
-    return per_slice(ndi.binary_fill_holes, body)
+    body = per_slice(ndi.binary_fill_holes, body)
+    return body | _cut_internal_air(hu, body, spacing)
+
+
+def _cut_internal_air(hu: np.ndarray, body: np.ndarray, spacing) -> np.ndarray:
+    """Air-like regions that the field of view cuts open (a lung touching the crop edge,
+    so the per-slice fill cannot close it): not-body regions below -500 HU that touch the
+    array edge, hold at least ``CUT_AIR_MIN_ML`` and are parenchyma-dense (median more
+    than ``CUT_AIR_ABOVE_AIR_HU`` above the nominal air reading), which the air around a
+    patient never is. Empty when the patient is wholly in view."""
+    from scipy import ndimage as ndi
+
+    open_air = ~body & (hu <= TISSUE_HU)
+    out = np.zeros(hu.shape, bool)
+    if not body.any() or not open_air.any():
+        return out
+    labels, n = ndi.label(open_air)
+    edge = np.zeros(hu.shape, bool)
+    edge[:, [0, -1], :] = True
+    edge[:, :, [0, -1]] = True
+    touching = np.unique(labels[edge & open_air])
+    vox_ml = float(np.prod(spacing)) / 1000.0
+    for lab in touching[touching > 0]:
+        comp = labels == lab
+        if comp.sum() * vox_ml < CUT_AIR_MIN_ML:
+            continue
+        if float(np.median(hu[comp])) > -1000.0 + CUT_AIR_ABOVE_AIR_HU:
+            out |= comp
+    return out
 
 
 def _max_inscribed_radius_mm(part: np.ndarray, spacing_yx) -> float:

@@ -22,6 +22,7 @@ from .planner import Plan
 from .proc_ct import structure_masks
 
 MAX_CANDIDATES = 3
+MASS_INSIDE_LUNG = 0.5  # an envelope mass mostly inside the lung mask is a lung mass (present)
 MIN_SCORE = 0.5  # weaker candidates are reported only when nothing better exists
 _LOBE_THIRDS = {"upper": 0, "middle": 1, "lower": 2}
 
@@ -95,14 +96,41 @@ def build_ct_lesion(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step
     if organ_mask is not None and organ_mask.any():
         from ..models.ct_lesions import lesion_candidates
 
-        cands, lobe, weaker = _select(g.study, lesion_candidates(g.study, organ_mask, kind=kind), organ_mask,
-                                      query)
+        found = lesion_candidates(g.study, organ_mask, kind=kind)
+        if "lung" in plan.organ:
+            found = _with_masses(g.study, organ_mask, found)
+        cands, lobe, weaker = _select(g.study, found, organ_mask, query)
     where = f"{lobe} part of the {organ_words}" if lobe else organ_words
+    if organ_mask is not None and "lung" in plan.organ:
+        from ..models.ct_lesions_mass import touches_edge
+
+        if touches_edge(organ_mask):
+            where += " (partial field of view: searched what is in view)"
     if not cands:
         _absent_finding(g, query, qi, plan, parse, organ_mask, where, lesion_word, notes)
         return
     for i, cand in enumerate(cands, 1):
         _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kind, weaker if i == 1 else 0)
+
+
+def _with_masses(study, lung_mask, nodules):
+    """Nodule candidates plus masses (over 3 cm) found in the lung's envelope, which takes
+    in tumours against the mediastinum, hilum or chest wall that the lung mask leaves out;
+    a nodule candidate inside a mass is the mass."""
+    from ..models.ct_lesions_mass import mass_candidates
+
+    import dataclasses
+
+    masses = []
+    for m in mass_candidates(study, lung_mask):
+        inside = float((m.mask & lung_mask).sum()) / max(1, int(m.mask.sum()))
+        if inside < MASS_INSIDE_LUNG:  # mostly outside the aerated lung: a mass, or the mediastinum
+            m = dataclasses.replace(m, kind="mass_envelope", reason=m.reason + (
+                f"; {100 * inside:.0f}% of it inside the lung mask, so it may be mediastinal or cardiac "
+                "tissue rather than a lung mass"))
+        masses.append(m)
+    kept = [c for c in nodules if not any((c.mask & m.mask).any() for m in masses)]
+    return masses + kept
 
 
 def _absent_finding(g, query, qi, plan, parse, organ_mask, where, lesion_word, notes) -> None:
@@ -149,6 +177,9 @@ def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kin
 
     def compute(g: Grounding, step: Step):
         b = g.boxes.get(loc.id) or box
+        if cand.kind.startswith("mass") and g.boxes.get(loc.id) is None:
+            return cand.mask, 0.8, ("Density mask of the mass in the lung's envelope (solid tissue over 3 cm; "
+                                    "LiteMedSAM not run on it: move the box to have it segment there).")
         return _refine(g, step, cand.mask, b, kind)
 
     seg = add_segment_step(g, f, loc, f"Segment candidate {i} (LiteMedSAM in its box)", compute)
@@ -164,7 +195,7 @@ def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kin
 
     meas = add_measure_step(g, f, seg, title=f"Measure candidate {i} (RECIST 1.1 axes, volume, HU)",
                             extra=mean_diameter, recist=True)
-    lung = "lung" in plan.organ
+    lung = "lung" in plan.organ and not cand.kind.startswith("mass")  # Fleischner bands are for nodules under 3 cm
     cid, mname = (_fleischner(query), "mean_diameter") if lung else ("recist_measurable_lesion", "long_axis")
     cmp_ = add_compare_step(g, f, meas, cid, mname,
                             title="Place it in the Fleischner 2017 size bands" if lung
@@ -183,6 +214,11 @@ def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kin
                 f"{fmt(m.get('short_axis'))} mm, {fmt(m.get('volume'))} mL, mean {fmt(m.get('mean'))} HU.")
         if o is not None:
             text += " " + sentence(o.text)
+        if cand.kind == "mass_envelope" and g.nodes[loc.id].step.status.value != "edited":
+            text += (" Uncertain: solid tissue over 3 cm found in the lung's envelope but mostly outside the "
+                     "aerated lung; it may be a mass against the mediastinum or mediastinal/cardiac tissue. "
+                     "Confirm or correct the mask.")
+            return FindingStatus.UNCERTAIN, max(0.0, min(0.6, conf)), text
         return FindingStatus.PRESENT, max(0.0, min(1.0, conf)), text
 
     add_conclude_step(g, f, [cmp_], title=f"Conclude on candidate {i}", decide=decide)
