@@ -97,7 +97,9 @@ def build_ct_lesion(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step
         from ..models.ct_lesions import lesion_candidates
 
         found = lesion_candidates(g.study, organ_mask, kind=kind)
-        if "lung" in plan.organ:
+        if "lung" in plan.organ and (query.finding or "") != "nodule":
+            # a nodule query keeps the in-lung search: the envelope also spans the heart and
+            # the organs under the diaphragm dome (reported as uncertain masses)
             found = _with_masses(g.study, organ_mask, found)
         cands, lobe, weaker = _select(g.study, found, organ_mask, query)
     where = f"{lobe} part of the {organ_words}" if lobe else organ_words
