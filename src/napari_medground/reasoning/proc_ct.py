@@ -192,7 +192,7 @@ def _size_decision(g: Grounding, f, uses, compares, conf: float, text: str, chec
         why = ("each side has its own criterion: ask for the left or the right one"
                if len(entries) > 1 else f"no published size criterion for the {what} in resources/criteria")
         return FindingStatus.UNCERTAIN, 0.3, f"{text} Enlargement not judged: {why}; measurements shown."
-    outs = [(u, o) for u, c in zip(uses, compares) if (o := outcome(g, f, u.criterion, c.id)) is not None]
+    outs = [(u, o) for u, c in zip(uses, compares) if (o := outcome(g, f, u.criterion, c.id, u.measurement)) is not None]
     if not outs:
         return FindingStatus.UNCERTAIN, 0.3, text + " No size criterion could be applied."
     crit_conf = max(g.nodes[c.id].step.confidence or 0.5 for c in compares)
