@@ -115,7 +115,8 @@ def build_brain_volume(g: Grounding, query: Query, qi: int, plan: Plan, parse: S
     f = g.add_finding(name, qi, anatomy_code=a.code.to_dict() if a.code else None)
     loc = _locate_step(g, f, plan, names, f"Locate the {name} (MeshNet 104 regions)")
     loc.inputs.append(parse.id)
-    seg = _region_segment(g, f, loc, f"Segment the {name}", names, _entry(a.term, a.side), _sides(a.term, a.side))
+    seg = _region_segment(g, f, loc, f"Segment the {name}", names, _entry(a.term, a.side),
+                          _sides(a.term, a.side))
     meas = add_measure_step(g, f, seg, title=f"Measure the {name}")
 
     def decide(g: Grounding, step: Step):
@@ -144,7 +145,8 @@ def build_brain_atrophy(g: Grounding, query: Query, qi: int, plan: Plan, parse: 
                       finding_code=query.finding_code.to_dict() if query.finding_code else None)
     loc = _locate_step(g, f, plan, both, f"Locate both {a.term} regions (MeshNet 104 regions)")
     loc.inputs.append(parse.id)
-    seg = _region_segment(g, f, loc, f"Segment the left and right {a.term}", both, entry, 2 if left and right else 1)
+    seg = _region_segment(g, f, loc, f"Segment the left and right {a.term}", both, entry,
+                          2 if left and right else 1)
 
     def sides(g: Grounding, mask: np.ndarray):
         seg_out = g.values[key(f, "brain")]
