@@ -213,3 +213,47 @@ def test_a_mask_failing_its_own_checks_is_never_present(phantom, canal_entry):
     f = r.findings[0]
     assert f.status == FindingStatus.UNCERTAIN and f.confidence <= sanity.FAILED_CHECK_CONFIDENCE
     assert "plausibility" in r.conclusion.text and "above" in r.conclusion.text
+
+
+def _truth_locator(mask):
+    def locate(study, entry, ctx) -> Located:
+        from napari_medground.catalogue import classical_use
+
+        return Located(mask, 0.9, "phantom truth (test)", (classical_use("ct_classical"),),
+                       partial=sanity.cut_by_fov(mask))
+
+    return locate
+
+
+@pytest.mark.parametrize("grow_slices,expected", [(0, FindingStatus.ABSENT), (8, FindingStatus.PRESENT)])
+def test_enlarged_kidney_is_judged_by_the_kidney_length_criterion(phantom, grow_slices, expected):
+    """The bundled entry with its locator swapped for the phantom's truth (a kidney grown
+    head to foot, painted at kidney density): the criterion comes from the catalogue, the
+    verdict from the measured length (95 mm as drawn; 9-12 cm is normal)."""
+    import dataclasses
+
+    from scipy import ndimage as ndi
+
+    from napari_medground.reasoning import ground
+    from napari_medground.study.model import Study
+
+    study, truth = phantom
+    kidney = truth["kidney_right"]
+    if grow_slices:
+        kidney = ndi.binary_dilation(kidney, structure=np.ones((3, 1, 1), bool), iterations=grow_slices)
+        hu = study.array.copy()
+        hu[kidney] = int(truth["kidney_hu"])
+        study = Study(array=hu, affine_lps=study.affine_lps, modality="CT")
+    bundled = catalogue.get("kidney_right", "CT")
+    catalogue.register_locator("test.truth", _truth_locator(kidney))
+    catalogue.add_structure(dataclasses.replace(bundled, locator="test.truth"))
+    try:
+        r = ground(study, "enlarged right kidney", device="cpu")
+    finally:
+        catalogue.remove_structure("kidney_right", "CT")
+        catalogue.unregister_locator("test.truth")
+    compares = [s for s in r.steps if s.kind == StepKind.COMPARE]
+    assert [s.evidence.criterion.id for s in compares] == ["kidney_length"]
+    f = r.findings[0]
+    assert f.status == expected, r.conclusion.text
+    assert ("Enlarged: Kidney length" in r.conclusion.text) == (expected == FindingStatus.PRESENT)
