@@ -18,13 +18,16 @@ def _anatomy(text: str):
     return q.anatomy[0] if q.anatomy else None
 
 
-def test_bundled_entries_name_registered_locators_and_known_criteria():
+def test_bundled_entries_name_registered_locators_procedures_and_criteria():
+    from napari_medground.reasoning.api import _BUILDERS
+
     known = {c.id for c in criteria.list_criteria()}
     for modality in ("CT", "MR", "CXR"):
         entries = catalogue.structures(modality)
         assert entries, modality
         for e in entries:
             assert catalogue.get_locator(e.locator) is not None, (e.id, e.locator)
+            assert e.procedure in _BUILDERS, (e.id, e.procedure)
             for use in e.criteria:
                 assert use.criterion in known, (e.id, use.criterion)
                 assert use.measurement in e.measurements, (e.id, use.measurement)
@@ -257,3 +260,27 @@ def test_enlarged_kidney_is_judged_by_the_kidney_length_criterion(phantom, grow_
     f = r.findings[0]
     assert f.status == expected, r.conclusion.text
     assert ("Enlarged: Kidney length" in r.conclusion.text) == (expected == FindingStatus.PRESENT)
+
+
+@pytest.mark.parametrize("modality,text,procedure,structures", [
+    ("DX", "cardiomegaly", "cxr_heart", ("heart",)),
+    ("DX", "right lung", "cxr_lungs", ("lung_right",)),
+    ("DX", "right upper lobe", "out_of_scope", ()),
+    ("CT", "hepatomegaly", "ct_organ", ("liver",)),
+    ("CT", "lungs", "ct_structure", ("lung_left", "lung_right")),
+    ("CT", "nodule", "ct_lesion", ("lung_left", "lung_right")),
+    ("CT", "nodule in the right upper lobe", "ct_lesion", ("lung_right",)),
+    ("CT", "thorax", "out_of_scope", ()),
+    ("CT", "subcutaneous fat", "ct_structure", ("subcutaneous_fat",)),
+    ("MR", "left thalamus atrophy", "brain_atrophy", ("thalamus",)),
+    ("MR", "enlarged lateral ventricles", "brain_ventricles", ("lateral_ventricle",)),
+    ("MR", "putamen", "brain_volume", ("putamen",)),
+])
+def test_the_planner_reads_the_catalogue(modality, text, procedure, structures):
+    from napari_medground.reasoning.planner import plan_query
+    from napari_medground.study.model import Study
+
+    shape = (64, 64) if modality == "DX" else (4, 8, 8)
+    study = Study(array=np.zeros(shape, np.float32), affine_lps=np.eye(4), modality=modality)
+    plan = plan_query(study, parse(text).queries[0])
+    assert (plan.procedure, plan.structures) == (procedure, structures), plan.reason
