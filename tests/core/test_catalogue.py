@@ -46,6 +46,15 @@ def test_every_catalogue_term_is_in_the_vocabulary():
             assert set(e.terms) <= set(anatomy), (e.id, set(e.terms) - set(anatomy))
 
 
+def test_codes_come_from_the_vocabulary():
+    assert catalogue.code_of(catalogue.get("liver", "CT"))["value"] == "10200004"
+    assert catalogue.code_of(catalogue.get("subcutaneous_fat", "CT"))["meaning"] == "Fat"
+    for modality in ("CT", "MR", "CXR"):
+        for e in catalogue.structures(modality):
+            code = catalogue.code_of(e)
+            assert code is None or code["scheme"] == "SCT", e.id
+
+
 def test_vocabulary_ct_labels_are_catalogue_ids():
     from napari_medground.language import vocabulary
 
