@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from .noise import quiet_libraries
+
+    quiet_libraries(args.verbose)
     if not args.command:
         parser.print_help()
         return 0
@@ -67,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(module.run(args) or 0)
     except MedgroundError as exc:
         print(f"medground {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"medground {args.command}: out of memory: the study or the model needs more memory than this "
+              "process may use (free memory, raise the limit, use a cropped/downsampled study, or --device cpu)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"medground {args.command}: interrupted", file=sys.stderr)

@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StudyLoadError
+from ..noise import collect, fold
 from ..progress import ProgressFn, report
 from .dicom_scan import DicomHeader, is_dicom_file, read_header, scan_folder
 from .dicom_series import SeriesGroup, choose_series, group_headers, mixed_warning
+from .guards import check_geometry
 from .model import Study
 
 log = logging.getLogger(__name__)
@@ -59,12 +61,15 @@ def load_study(path, series_uid: str | None = None, *, progress: ProgressFn = No
     if not path.exists():
         raise StudyLoadError(f"{path}: no such file or folder")
     report(progress, 0.0, f"reading {path.name}")
-    if path.is_dir():
-        study = _load_dicom_folder(path, series_uid)
-    else:
-        kind = sniff(path)
-        study = _load_dicom_file(path, series_uid) if kind == "dicom" else _read_other(path, kind)
-    _replace_non_finite(study)
+    with collect() as library_notes:  # pydicom/nibabel/SimpleITK chatter: folded, never raw
+        if path.is_dir():
+            study = _load_dicom_folder(path, series_uid)
+        else:
+            kind = sniff(path)
+            study = _load_dicom_file(path, series_uid) if kind == "dicom" else _read_other(path, kind)
+        check_geometry(study)
+        _replace_non_finite(study)
+    study.warnings.extend(fold(library_notes, path.name))
     for key in STANDARD_METADATA:
         study.metadata.setdefault(key, None)
     for w in study.warnings:  # also in study.warnings, which callers show: INFO avoids printing twice
@@ -187,9 +192,11 @@ def _load_dicom_file(path: Path, series_uid: str | None) -> Study:
 
 
 def _load_dicom_folder(folder: Path, series_uid: str | None) -> Study:
-    headers, skipped, n_files = scan_folder(folder)
+    headers, skipped, n_files, capped = scan_folder(folder)
     if n_files == 0:
         raise StudyLoadError(f"{folder}: empty folder (no files to load)")
+    if not headers and capped:
+        raise StudyLoadError(f"{capped}: no DICOM file among them")
     if not headers:
         if skipped:
             raise StudyLoadError(f"{folder}: no readable DICOM files ({len(skipped)} unreadable, e.g. {skipped[0]})")
@@ -201,7 +208,7 @@ def _load_dicom_folder(folder: Path, series_uid: str | None) -> Study:
     study = _build(chosen, folder)
     study.other_series = [g.summary() for g in others]
     warn = mixed_warning(folder, chosen, others)
-    extra = [warn] if warn else []
+    extra = [w for w in (capped, warn) if w]
     if skipped:
         extra.append(f"{folder.name}: skipped {len(skipped)} unreadable DICOM file(s), e.g. {skipped[0]}")
     study.warnings[:0] = extra
