@@ -62,9 +62,13 @@ def _source_of(filename: str) -> str:
     return "python"
 
 
+_DEVELOPER_WARNINGS = (ResourceWarning, DeprecationWarning, PendingDeprecationWarning, FutureWarning,
+                       ImportWarning)
+
+
 def _showwarning(message, category, filename, lineno, file=None, line=None) -> None:
     bucket = getattr(_local, "bucket", None)
-    if bucket is not None:
+    if bucket is not None and not issubclass(category, _DEVELOPER_WARNINGS):  # for developers, not users
         _add(bucket, _source_of(str(filename)), f"{message}")
     if _state["cli"]:
         # never a raw warning on the terminal: a log line, shown with --verbose

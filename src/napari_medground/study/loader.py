@@ -24,12 +24,13 @@ log = logging.getLogger(__name__)
 
 _EXTENSIONS = {
     ".nii": "nifti", ".nii.gz": "nifti", ".nrrd": "nrrd", ".nhdr": "nrrd", ".mha": "mha", ".mhd": "mha",
+    ".mgz": "mgh", ".mgh": "mgh",
     ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".dcm": "dicom", ".dicom": "dicom", ".ima": "dicom", "": "dicom",
 }
 # keys every Study from load_study carries (None when the source has no such field)
 STANDARD_METADATA = ("window", "sop_class_uid", "transfer_syntax", "body_part", "manufacturer",
                      "patient_age_years", "patient_sex", "pixel_spacing_source", "image_type")
-SUPPORTED = "a DICOM file or folder, .nii/.nii.gz, .nrrd/.nhdr, .mha/.mhd, .png, .jpg/.jpeg"
+SUPPORTED = "a DICOM file or folder, .nii/.nii.gz, .mgz/.mgh, .nrrd/.nhdr, .mha/.mhd, .png, .jpg/.jpeg"
 
 
 def load_study(path, series_uid: str | None = None, *, progress: ProgressFn = None) -> Study:
@@ -39,7 +40,7 @@ def load_study(path, series_uid: str | None = None, *, progress: ProgressFn = No
     ----------
     path : str or Path
         A DICOM folder (files found by content, recursively), a DICOM file, NIfTI
-        (.nii/.nii.gz), NRRD (.nrrd/.nhdr), MetaImage (.mha/.mhd), PNG or JPEG.
+        (.nii/.nii.gz), FreeSurfer MGH (.mgz/.mgh), NRRD (.nrrd/.nhdr), MetaImage (.mha/.mhd), PNG or JPEG.
     series_uid : str, optional
         For DICOM: the SeriesInstanceUID to load; default the largest image series.
     progress : callable, optional
@@ -95,7 +96,7 @@ def is_supported(path, max_files: int = 64) -> bool:
 
 
 def sniff(path: Path) -> str:
-    """The reader for a file: "dicom", "nifti", "nrrd", "mha", "png" or "jpeg"."""
+    """The reader for a file: "dicom", "nifti", "mgh", "nrrd", "mha", "png" or "jpeg"."""
     size = path.stat().st_size
     if size == 0:
         raise StudyLoadError(f"{path}: empty file (0 bytes)")
@@ -114,6 +115,8 @@ def sniff(path: Path) -> str:
     if head.lstrip().startswith((b"ObjectType", b"NDims")):
         return "mha"
     ext = _extension(path)
+    if ext in (".mgz", ".mgh") and (head.startswith(b"\x1f\x8b") or head[:4] == b"\x00\x00\x00\x01"):
+        return "mgh"
     if is_dicom_file(path):
         return "dicom"
     if ext in _EXTENSIONS:
@@ -149,6 +152,10 @@ def _read_other(path: Path, kind: str) -> Study:
         from .nifti_io import read_nifti
 
         return read_nifti(path)
+    if kind == "mgh":
+        from .mgh_io import read_mgh
+
+        return read_mgh(path)
     if kind in ("nrrd", "mha"):
         from .sitk_io import read_sitk
 
