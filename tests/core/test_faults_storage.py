@@ -18,7 +18,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from napari_medground.errors import OutputWriteError
+from napari_medground.errors import ExportError
 from napari_medground.export import export_result
 from napari_medground.study import load_study
 from napari_medground.study.synthetic import geometry_affine, write_dicom_series
@@ -87,7 +87,7 @@ def test_read_only_output_folder(tmp_path, tmpfs):
     study = _study(tmp_path / "ct")
     ro = tmpfs("size=4m")
     subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True)
-    with pytest.raises(OutputWriteError, match=r"cannot write here \(Read-only file system\)"):
+    with pytest.raises(ExportError, match=r"cannot write here \(Read-only file system\)"):
         export_result(_result(study), ro / "out", ("nifti", "json"))
     proc = subprocess.run([str(MEDGROUND), "ground", str(tmp_path / "ct"), "liver", "--out", str(ro / "out")],
                           capture_output=True, text=True, timeout=120)
@@ -102,12 +102,12 @@ def test_full_disk_keeps_the_previous_files(tmp_path, tmpfs):
     out = disk / "out"
     export_result(_result(small), out, ("nifti", "csv", "json"))
     before = {p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")}
-    with pytest.raises(OutputWriteError, match=r"the disk is full or the file-size limit was reached"):
+    with pytest.raises(ExportError, match=r"the disk is full or the file-size limit was reached"):
         export_result(_result(big), out, ("nifti", "csv", "json"), overwrite=True)
     after = {p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")}
     assert after == before  # the complete previous set, restored; nothing half-written
     fresh = disk / "fresh"
-    with pytest.raises(OutputWriteError):
+    with pytest.raises(ExportError):
         export_result(_result(big), fresh, ("nifti", "csv", "json"))
     assert not [p for p in fresh.iterdir() if p.name in PLANNED]  # no partial set
 
