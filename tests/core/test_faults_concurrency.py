@@ -88,4 +88,4 @@ def test_batch_resumed_while_another_batch_holds_the_folder(tmp_path, tiny_ct):
             run_batch([(str(tiny_ct), "left lung")], out, resume=True, workers=1)
     finally:
         holder.release()
-    assert sorted(p.name for p in out.iterdir()) == [".medground.lock"]  # the loser touched nothing
+    assert sorted(p.name for p in out.iterdir()) == []  # the loser touched nothing

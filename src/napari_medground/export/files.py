@@ -28,7 +28,6 @@ from ..errors import ExportError, OutputWriteError
 log = logging.getLogger(__name__)
 
 BACKUP_SUFFIX = ".bak"
-LOCK_NAME = ".medground.lock"
 _STALE_TMP_S = 600.0  # temporaries older than this were left by a killed process
 _FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _DENIED = {errno.EROFS, errno.EACCES, errno.EPERM}
@@ -110,34 +109,47 @@ def check_writable(folder: Path) -> Path:
 
 @contextlib.contextmanager
 def output_lock(folder: Path, what: str = "run"):
-    """Hold an exclusive lock on ``folder`` (``.medground.lock``, fcntl) for one writer.
+    """Hold an exclusive lock on ``folder`` for one writer (``flock`` on the folder itself).
 
-    A second writer fails at once with :class:`OutputWriteError` naming the holder; the
-    kernel drops the lock when the holder exits, even killed, so no lock goes stale.
+    A second writer fails at once with :class:`OutputWriteError` naming the holder (its
+    description is kept in the temporary folder, never in ``folder``, which stays
+    untouched); the kernel drops the lock when the holder exits, even killed, so no lock
+    goes stale.
     """
     folder = ensure_folder(folder)
-    lock = folder / LOCK_NAME
     try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError as exc:
-        raise storage_error(exc, lock) from None
+        raise storage_error(exc, folder / "x") from None
+    note = _holder_note(folder)
     try:
         try:
             import fcntl
 
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except ImportError:  # pragma: no cover - Windows: O_EXCL is not needed for a single user
+        except ImportError:  # pragma: no cover - Windows: no advisory locks; one writer assumed
             pass
         except OSError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            try:
+                holder = note.read_text(encoding="utf-8").strip()
+            except OSError:
+                holder = ""
             raise OutputWriteError(
-                f"{folder}: another medground {holder} is writing to this folder; nothing was written "
+                f"{folder}: another medground {holder or 'run'} is writing to this folder; nothing was written "
                 "(wait for it to finish or choose another output folder)") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{what} (pid {os.getpid()}, since {time.strftime('%H:%M:%S')})".encode(), 0)
-        yield lock
+        with contextlib.suppress(OSError):
+            note.write_text(f"{what} (pid {os.getpid()}, since {time.strftime('%H:%M:%S')})", encoding="utf-8")
+        yield folder
     finally:
         os.close(fd)
+
+
+def _holder_note(folder: Path) -> Path:
+    key = hashlib.sha1(str(folder.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    where = Path(tempfile.gettempdir()) / "medground-locks"
+    with contextlib.suppress(OSError):
+        where.mkdir(exist_ok=True)
+    return where / f"{key}.txt"
 
 
 @contextlib.contextmanager
