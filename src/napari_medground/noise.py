@@ -16,10 +16,10 @@ go to the library's logger; only their propagation to the terminal handler chang
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import warnings
-from contextlib import contextmanager
 from typing import Iterator
 
 LIBRARY_LOGGERS = ("pydicom", "highdicom", "nibabel", "napari", "SimpleITK", "PIL", "vispy", "distributed",
@@ -110,7 +110,7 @@ def _mute_library_handlers() -> None:
                 lg.removeHandler(h)
 
 
-@contextmanager
+@contextlib.contextmanager
 def collect() -> Iterator[list[tuple[str, str]]]:
     """Gather (library, first line) of what libraries log (WARNING+) or warn in this thread.
 
@@ -121,24 +121,18 @@ def collect() -> Iterator[list[tuple[str, str]]]:
     outer = getattr(_local, "bucket", None)
     bucket: list[tuple[str, str]] = []
     _local.bucket = bucket
+    # the filters are process-wide: only the main thread turns "show repeats" on, and back off
+    main = threading.current_thread() is threading.main_thread()
     try:
-        with warnings.catch_warnings() if threading.current_thread() is threading.main_thread() \
-                else _no_context():
-            if threading.current_thread() is threading.main_thread():
+        with warnings.catch_warnings() if main else contextlib.nullcontext():
+            if main:
                 warnings.simplefilter("always")  # a repeated warning is still the user's to see
                 warnings.showwarning = _showwarning
             yield bucket
     finally:
         _local.bucket = outer
         if outer is not None:
-            for item in bucket:
-                if item not in outer:
-                    outer.append(item)
-
-
-@contextmanager
-def _no_context() -> Iterator[None]:
-    yield
+            outer.extend(item for item in bucket if item not in outer)
 
 
 def fold(bucket: list[tuple[str, str]], where: str) -> list[str]:

@@ -195,3 +195,14 @@ def test_non_utf8_file_names(tmp_path):
     missing = os.fsencode(folder) + b"/gone\xff.nii"
     proc = subprocess.run([os.fsencode(MEDGROUND), b"info", missing], capture_output=True, timeout=120)
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and b"no such file" in proc.stderr
+
+
+def test_huge_nrrd_announced_over_a_10kb_data_file_is_one_line(tmp_path):
+    (tmp_path / "big.raw").write_bytes(bytes(10_000))
+    (tmp_path / "big.nhdr").write_text(
+        "NRRD0004\ntype: short\ndimension: 3\nsizes: 2048 2048 2000\nspace: left-posterior-superior\n"
+        "space directions: (1,0,0) (0,1,0) (0,0,1)\nencoding: raw\nendian: little\ndata file: big.raw\n\n")
+    t = time.perf_counter()
+    with pytest.raises(StudyLoadError, match=r"big.nhdr: ") as exc:
+        load_study(tmp_path / "big.nhdr")
+    assert "\n" not in str(exc.value) and time.perf_counter() - t < 10

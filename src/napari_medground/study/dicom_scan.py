@@ -230,10 +230,6 @@ def _kind(sop_class: str, modality: str, has_pixels: bool) -> str:
     return "image" if has_pixels else (modality or "OTHER") + " (no pixel data)"
 
 
-def _hidden(p: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in p.relative_to(root).parts)
-
-
 def _as_list(v) -> list:
     if v is None:
         return []
