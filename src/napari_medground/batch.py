@@ -132,16 +132,19 @@ def run_batch(manifest: str | Path | Iterable[Mapping[str, Any] | Sequence[Any] 
     if workers is not None and int(workers) < 1:
         raise BatchError(f"--workers {workers}: give at least 1 worker")
     out = Path(out_dir).expanduser().resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    swept = sweep_partials(out, {r.row_id for r in rows})
-    if swept:
-        log.info("removed %d unfinished row folder(s) left by an earlier run", swept)
-    outcomes, to_run = resume_plan(rows, out, retry_failed=retry_failed) if resume else ({}, list(rows))
-    n_workers, address, compute_s = 0, scheduler, 0.0
-    if to_run:
-        n_workers, address, compute_s = _run_on_dask(to_run, out, outcomes, scheduler=scheduler,
-                                                     workers=workers, device=device, progress=progress)
-    return _finish(rows, outcomes, out, manifest_path, t0, compute_s, n_workers, address, device, len(to_run))
+    from .export.files import output_lock
+
+    with output_lock(out, what="batch"):  # one batch per folder: a second one says so and stops
+        swept = sweep_partials(out, {r.row_id for r in rows})
+        if swept:
+            log.info("removed %d unfinished row folder(s) left by an earlier run", swept)
+        outcomes, to_run = resume_plan(rows, out, retry_failed=retry_failed) if resume else ({}, list(rows))
+        n_workers, address, compute_s = 0, scheduler, 0.0
+        if to_run:
+            n_workers, address, compute_s = _run_on_dask(to_run, out, outcomes, scheduler=scheduler,
+                                                         workers=workers, device=device, progress=progress)
+        return _finish(rows, outcomes, out, manifest_path, t0, compute_s, n_workers, address, device,
+                       len(to_run))
 
 
 def resume_plan(rows: list[ManifestRow], out: Path, *,
