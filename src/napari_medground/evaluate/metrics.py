@@ -96,7 +96,8 @@ def surface_dice(pred: np.ndarray, ref: np.ndarray, spacing_mm: tuple[float, ...
 
 
 def _centroid_lps(mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
-    c = np.array([i.mean() for i in np.nonzero(mask)])
+    c = np.zeros(3)
+    c[: mask.ndim] = [i.mean() for i in np.nonzero(mask)]  # a 2D index has a trailing 0
     return affine[:3, :3] @ c + affine[:3, 3]
 
 
