@@ -58,7 +58,8 @@ class Evaluation:
         }
 
 
-def _load(path: Path, role: str):
+def load_labels(path: Path, role: str):
+    """(Study, integer label array) of a label file; EvaluationError names ``role`` and the file."""
     from ..study import load_study
 
     try:
@@ -114,8 +115,8 @@ def evaluate_files(pred: str | Path, ref: str | Path, *, labels: str | None = No
     pred, ref = Path(pred), Path(ref)
     if tolerance_mm <= 0:
         raise EvaluationError(f"--tolerance must be > 0 mm, got {tolerance_mm}")
-    ps, parr = _load(pred, "PRED")
-    rs, rarr = _load(ref, "REF")
+    ps, parr = load_labels(pred, "PRED")
+    rs, rarr = load_labels(ref, "REF")
     ptab = read_table(pred_names) if pred_names else table_beside(pred)
     rtab = read_table(ref_names) if ref_names else table_beside(ref)
     moved = resample_labels_nearest(parr, ps.affine_lps, rarr.shape, rs.affine_lps)
@@ -136,4 +137,4 @@ def evaluate_files(pred: str | Path, ref: str | Path, *, labels: str | None = No
                       ev.ref_shape, ev.ref_spacing_mm, moved.inside / float(rarr.size))
 
 
-__all__ = ["Evaluation", "StructureScore", "evaluate_arrays", "evaluate_files"]
+__all__ = ["Evaluation", "StructureScore", "evaluate_arrays", "evaluate_files", "load_labels"]

@@ -79,7 +79,7 @@ def normalise(name: str) -> str:
     return " ".join(sides + rest)
 
 
-def _resolve(token: str, table: dict[int, str] | None) -> tuple[int, ...]:
+def resolve_name(token: str, table: dict[int, str] | None) -> tuple[int, ...]:
     """Label values a token means in one file: an id, a name in its table, or a term."""
     token = token.strip()
     if re.fullmatch(r"\d+", token):
@@ -124,7 +124,7 @@ def parse_label_map(spec: str, pred_table: dict[int, str] | None, ref_table: dic
             items.append((name or (pair if ":" not in pair else f"{p}:{r}"), p, r))
     pairs = []
     for name, p, r in items:
-        pv, rv = _resolve(p, pred_table), _resolve(r, ref_table)
+        pv, rv = resolve_name(p, pred_table), resolve_name(r, ref_table)
         if not pv or not rv:
             side = "PRED" if not pv else "REF"
             raise EvaluationError(f"--labels: {(p if not pv else r)!r} names no label of {side}")
@@ -140,7 +140,7 @@ def match_labels(pred_table: dict[int, str] | None, ref_table: dict[int, str] | 
         for v in sorted(pred_present):
             if v not in pred_table:
                 continue
-            rv = tuple(x for x in _resolve(pred_table[v], ref_table) if x in ref_present)
+            rv = tuple(x for x in resolve_name(pred_table[v], ref_table) if x in ref_present)
             if rv:
                 pairs.append(LabelPair(pred_table[v], (v,), rv))
         return pairs
@@ -151,5 +151,5 @@ def match_labels(pred_table: dict[int, str] | None, ref_table: dict[int, str] | 
     return [LabelPair(str(v), (v,), (v,)) for v in sorted(pred_present & ref_present)]
 
 
-__all__ = ["LabelPair", "match_labels", "normalise", "parse_label_map", "read_table", "table_beside",
+__all__ = ["LabelPair", "match_labels", "normalise", "parse_label_map", "read_table", "resolve_name", "table_beside",
            "totalseg_table"]
