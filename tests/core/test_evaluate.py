@@ -170,3 +170,16 @@ def test_cli_bad_inputs_one_line(ct_labels, tmp_path, capsys):
         assert main(["evaluate", *argv]) == 2
         err = capsys.readouterr().err.strip()
         assert words in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_one_dice_matches_monai():
+    """measure.dice (the package's one Dice) is MONAI's compute_dice on binary masks."""
+    import torch
+    from monai.metrics import compute_dice
+
+    from napari_medground.measure import dice
+
+    rng = np.random.default_rng(0)
+    a, b = rng.random((12, 14, 16)) > 0.6, rng.random((12, 14, 16)) > 0.5
+    t = lambda m: torch.from_numpy(m[None, None].astype(np.float32))  # noqa: E731
+    assert dice(a, b) == pytest.approx(float(compute_dice(t(a), t(b), include_background=True)), abs=1e-6)
