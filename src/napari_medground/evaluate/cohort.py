@@ -39,7 +39,7 @@ def score_row(labels_path: str | Path, result: Mapping[str, Any], reference: str
         missing: list[str] = []
         if labels:
             ptab = {int(d["value"]): d["name"] for d in result.get("labels", []) if d.get("value")}
-            pairs = parse_label_map(labels, ptab, rtab, set(), set())
+            pairs = parse_label_map(labels, ptab, rtab)
         else:
             pairs = []
             for f in result.get("findings", []):

@@ -125,7 +125,7 @@ def evaluate_files(pred: str | Path, ref: str | Path, *, labels: str | None = No
                               "they cannot be labels of the same study")
     pp, rp = _present(moved.array), _present(rarr)
     if labels:
-        pairs = parse_label_map(labels, ptab, rtab, pp, rp)
+        pairs = parse_label_map(labels, ptab, rtab)
     else:
         pairs = match_labels(ptab, rtab, pp, rp)
     if not pairs:

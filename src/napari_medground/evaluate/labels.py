@@ -103,8 +103,8 @@ def _term_values(key: str, ts: dict[int, str]) -> tuple[int, ...]:
     return tuple(sorted(v for v, n in ts.items() if n in names))
 
 
-def parse_label_map(spec: str, pred_table: dict[int, str] | None, ref_table: dict[int, str] | None,
-                    pred_present: set[int], ref_present: set[int]) -> list[LabelPair]:
+def parse_label_map(spec: str, pred_table: dict[int, str] | None,
+                    ref_table: dict[int, str] | None) -> list[LabelPair]:
     """The pairs a ``--labels`` value asks for (see the module docstring for forms)."""
     items: list[tuple[str, str, str]] = []
     path = Path(spec)
