@@ -14,6 +14,8 @@ crop) and large volumes stay fast.
 from __future__ import annotations
 
 import math
+import sys
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -22,6 +24,24 @@ import numpy as np
 from ..measure import dice
 
 DEFAULT_TOLERANCE_MM = 2.0
+_warm_up: threading.Thread | None = None
+
+
+def warm_up() -> None:
+    """Import MONAI's metrics in a background thread (a cold import takes seconds of CPU),
+    e.g. when a clinician starts painting, so that the agreement after it does not wait."""
+    global _warm_up
+    if _warm_up is not None or "monai.metrics" in sys.modules:
+        return
+
+    def _import() -> None:
+        try:
+            import monai.metrics  # noqa: F401
+        except Exception:  # noqa: BLE001 - the real call reports a missing MONAI itself
+            pass
+
+    _warm_up = threading.Thread(target=_import, name="monai-warm-up", daemon=True)
+    _warm_up.start()
 
 
 @dataclass(frozen=True)
@@ -134,4 +154,5 @@ def finite_or_none(v: float | None) -> float | None:
     return None if v is None or not math.isfinite(v) else float(v)
 
 
-__all__ = ["DEFAULT_TOLERANCE_MM", "MaskScores", "finite_or_none", "hd95_mm", "score_masks", "surface_dice"]
+__all__ = ["DEFAULT_TOLERANCE_MM", "MaskScores", "finite_or_none", "hd95_mm", "score_masks", "surface_dice",
+           "warm_up"]

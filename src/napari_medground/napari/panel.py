@@ -197,6 +197,10 @@ class StepCard(QFrame):
             return
         if self.kind == "number":
             self._build_spins()
+        if self.kind == "paint":  # the agreement with the AI mask needs MONAI: import it while they paint
+            from ..evaluate.metrics import warm_up
+
+            warm_up()
         self.edit_box.setVisible(self.kind == "number")
         for b in (self.accept_btn, self.edit_btn, self.reject_btn):
             b.setVisible(False)
