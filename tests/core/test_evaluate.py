@@ -75,29 +75,58 @@ def test_dice_reproduced_on_native_grid(ct_labels, tmp_path):
     assert spleen.hd95_mm == pytest.approx(6.0, abs=3.0)
 
 
-def test_dice_reproduced_on_reoriented_resampled_cropped_grid(ct_labels, tmp_path):
-    """PRED cropped, upsampled x3 along i (voxel centres still on REF's), j flipped and the
-    axes permuted, written as its own NIfTI: evaluate must line it up in world space."""
-    affine, ref, pred = ct_labels
-    lo, hi = 10, ref.shape[2] - 5  # crop along k: PRED is 0 outside
-    crop = pred[:, :, lo:hi]
+def _moved_copy(labels: np.ndarray, affine: np.ndarray, lo: int, hi: int):
+    """``labels`` cropped to [lo, hi) along k, upsampled x3 along i (voxel centres still on
+    the original ones), j flipped and the axes permuted: (data, affine) of the new file."""
+    crop = labels[:, :, lo:hi]
     a_crop = affine @ np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, lo], [0, 0, 0, 1]], float)
     up = np.repeat(crop, 3, axis=0)
     a_up = a_crop @ np.array([[1 / 3, 0, 0, -1 / 3], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
     nj = up.shape[1]
-    flipped = up[:, ::-1, :]
     a_fl = a_up @ np.array([[1, 0, 0, 0], [0, -1, 0, nj - 1], [0, 0, 1, 0], [0, 0, 0, 1]], float)
-    moved = np.transpose(flipped, (2, 0, 1))  # new (a, b, c) = old (k, i, j)
+    moved = np.transpose(up[:, ::-1, :], (2, 0, 1))  # new (a, b, c) = old (k, i, j)
     perm = np.array([[0, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 0], [0, 0, 0, 1]], float)
-    p = _write(tmp_path / "pred_moved.nii.gz", moved, a_fl @ perm)
+    return moved, a_fl @ perm
+
+
+def test_dice_reproduced_on_reoriented_resampled_cropped_grid(ct_labels, tmp_path):
+    """PRED written on its own grid: evaluate must line it up in world space."""
+    affine, ref, pred = ct_labels
+    lo, hi = 10, ref.shape[2] - 5  # PRED is 0 outside the crop
+    p = _write(tmp_path / "pred_moved.nii.gz", *_moved_copy(pred, affine, lo, hi))
     r = _write(tmp_path / "ref.nii.gz", ref, affine)
     ev = evaluate_files(p, r, pred_names=_names(tmp_path), ref_names="totalseg")
     expect_pred = np.zeros_like(pred)
-    expect_pred[:, :, lo:hi] = crop
+    expect_pred[:, :, lo:hi] = pred[:, :, lo:hi]
     want = _expected(expect_pred, ref)
     assert ev.resampled and 0.8 < ev.pred_inside_fraction < 0.9
     for s in ev.structures:
         assert s.scores.dice == pytest.approx(want[s.name], abs=1e-6)
+
+
+def test_ground_output_scored_against_totalsegmentator(tmp_path):
+    """Masks from `ground` itself (classical lungs on example_ct_sm) vs the TotalSegmentator
+    lobes, named through the result.json beside labels.nii.gz; native and moved grid."""
+    from napari_medground.reasoning.api import ground
+
+    ct = shared_path("totalseg", "example_ct_sm.nii.gz")
+    ref_path = shared_path("totalseg", "example_seg.nii.gz")
+    ground(ct, "right lung, left lung", out_dir=tmp_path / "g", device="cpu")
+    img = nib.load(str(tmp_path / "g" / "labels.nii.gz"))
+    pred = np.asarray(img.dataobj)
+    table = {d["name"]: d["value"] for d in json.loads((tmp_path / "g" / "result.json").read_text())["labels"]}
+    ref = np.asarray(nib.load(str(ref_path)).dataobj)
+    want = {"right lung": _np_dice(pred == table["right lung"], np.isin(ref, [12, 13, 14])),
+            "left lung": _np_dice(pred == table["left lung"], np.isin(ref, [10, 11]))}
+    ev = evaluate_files(tmp_path / "g" / "labels.nii.gz", ref_path, ref_names="totalseg")
+    assert {s.name: s.scores.dice for s in ev.structures} == pytest.approx(want, abs=1e-6)
+    assert min(want.values()) > 0.8
+    moved_dir = tmp_path / "moved"
+    moved_dir.mkdir()
+    (moved_dir / "names.json").write_text(json.dumps({str(v): k for k, v in table.items()}))
+    p = _write(moved_dir / "labels.nii.gz", *_moved_copy(pred, img.affine, 0, pred.shape[2]))
+    ev2 = evaluate_files(p, ref_path, pred_names=str(moved_dir / "names.json"), ref_names="totalseg")
+    assert ev2.resampled and {s.name: s.scores.dice for s in ev2.structures} == pytest.approx(want, abs=1e-6)
 
 
 def _sphere(shape, spacing, centre_mm, radius_mm):
