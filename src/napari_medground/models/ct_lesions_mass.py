@@ -25,7 +25,7 @@ import logging
 
 import numpy as np
 
-from .ct_anatomy_frame import ball_mm, crop_box, make_frame, per_slice, smooth_mm
+from .ct_anatomy_frame import ball_mm, crop_box, make_frame, smooth_mm
 
 log = logging.getLogger(__name__)
 SOFT_TISSUE_HU = 40.0
@@ -117,6 +117,3 @@ def touches_edge(mask: np.ndarray) -> bool:
     if not mask.any():
         return False
     return any(np.take(mask, i, axis=ax).any() for ax in range(mask.ndim) for i in (0, -1))
-
-
-__all__ = ["lung_envelope", "mass_regions", "mass_candidates", "touches_edge", "per_slice"]
