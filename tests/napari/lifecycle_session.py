@@ -42,7 +42,7 @@ def _running(widget) -> int:
     """Threads of the dock's workers still running (the global pool before there was one)."""
     from qtpy.QtCore import QThreadPool
 
-    pool = getattr(widget, "pool", None)
+    pool = widget.__dict__.get("pool")  # never the deleted C++ side
     return pool.running if pool is not None else QThreadPool.globalInstance().activeThreadCount()
 
 
