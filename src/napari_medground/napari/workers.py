@@ -23,6 +23,7 @@ from qtpy.QtCore import QThreadPool
 
 log = logging.getLogger(__name__)
 
+MIN_THREADS = 4
 JOIN_TIMEOUT_S = 300.0  # a grounding stops at its next cancel check; an export is finished
 _LIVE: "weakref.WeakSet[WorkerPool]" = weakref.WeakSet()
 _HOOKED: list[bool] = []
@@ -59,6 +60,8 @@ class WorkerPool:
 
     def __init__(self, join_timeout_s: float = JOIN_TIMEOUT_S) -> None:
         self._pool = QThreadPool()  # no Qt parent: it lives exactly as long as this object
+        # a grounding must not queue behind a warm-up and an autosave look-up (2-core machines)
+        self._pool.setMaxThreadCount(max(MIN_THREADS, self._pool.maxThreadCount()))
         self._workers: set[Any] = set()
         self._before: list[Callable[[], None]] = []
         self._after: list[Callable[[], None]] = []
@@ -114,6 +117,7 @@ class WorkerPool:
             _call_all(self._before, "cancelling")
         for w in list(self._workers):
             w.quit()
+        self._pool.clear()  # jobs queued but not started never start
         t0 = time.perf_counter()
         ok = bool(self._pool.waitForDone(int(1000 * (self.join_timeout_s if timeout_s is None else timeout_s))))
         if not ok:
