@@ -13,6 +13,7 @@ autosave left unfinished, the files an export left). Scenarios:
   warm-up runs.
 - ``remove-ground``: remove the study layer while its grounding runs.
 - ``another-cancel``: open a second study while the first is grounded, then Cancel.
+- ``edit-cancel``: Cancel while an edit re-runs its dependants: the edit is rolled back.
 - ``cycles ARG``: ARG open-work-close cycles (open, ground, close; every fifth also accepts
   a step and closes the viewer while the export runs).
 """
@@ -144,17 +145,7 @@ def another_cancel(study) -> dict:
     viewer, widget = _viewer(study)
     _wait(lambda: widget.warming == 0, 60)
     first = widget.session()
-    first.progress(0.0, "")  # the job below reports its own progress from here
-
-    real = first.ground
-
-    def slow_ground(*a, **k):  # the real grounding, held at its start until Cancel arrives
-        t0 = time.monotonic()
-        while not first.is_cancelled() and time.monotonic() - t0 < 20:
-            time.sleep(0.01)
-        return real(*a, **k)
-
-    first.ground = slow_ground
+    _held(first, "ground")
     widget.run_finding(FINDING)
     data, kwargs, _ = image_layer_data(study, name="second study")
     viewer.add_image(data, **kwargs)  # napari selects the new layer: the dock follows it
@@ -164,6 +155,40 @@ def another_cancel(study) -> dict:
     ok = _wait(lambda: widget.worker is None, 60)
     return _close(viewer, widget, idle=ok, selected=selected, status_after_cancel=widget.ui.status.text(),
                   first_result=first.result is not None)
+
+
+def _held(session, name: str) -> None:
+    """Hold ``session.<name>`` (the real method) at its start until Cancel is pressed, so
+    that the Cancel below arrives while the job runs, whatever the machine's speed."""
+    real = getattr(session, name)
+
+    def held(*a, **k):
+        t0 = time.monotonic()
+        while not session.is_cancelled() and time.monotonic() - t0 < 20:
+            time.sleep(0.01)
+        return real(*a, **k)
+
+    setattr(session, name, held)
+
+
+def edit_cancel(study) -> dict:
+    import numpy as np
+
+    viewer, widget = _grounded(study)
+    s = widget.session()
+    r = s.result
+    f = r.findings[0]
+    before = (len(r.edit_log), [x.status.value for x in r.steps], int(r.masks[f.mask_id].sum()))
+    grown = np.array(r.masks[f.mask_id], copy=True)
+    grown[tuple(np.argwhere(~grown)[0])] = True  # one voxel more: the measure step re-runs
+    _held(s, "edit")
+    widget._edit("edit_mask", f.mask_id, grown)
+    widget.cancel()
+    ok = _wait(lambda: widget.worker is None, 60)
+    r = s.result
+    after = (len(r.edit_log), [x.status.value for x in r.steps], int(r.masks[f.mask_id].sum()))
+    return _close(viewer, widget, idle=ok, unchanged=before == after,
+                  status_after_cancel=widget.ui.status.text())
 
 
 def cycles(study, out: Path, n: int) -> dict:
@@ -205,6 +230,7 @@ def main(argv: list[str]) -> int:
         "warm-close": lambda: warm_close(study),
         "remove-ground": lambda: remove_ground(study),
         "another-cancel": lambda: another_cancel(study),
+        "edit-cancel": lambda: edit_cancel(study),
         "cycles": lambda: cycles(study, out, int(arg or 20)),
     }
     names = [k for k in runs if k not in ("reader-close", "cycles")] if scenario == "all" else [scenario]

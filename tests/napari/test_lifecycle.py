@@ -120,3 +120,12 @@ def test_twenty_open_work_close_cycles(tmp_path):
     _clean(proc)
     r = rec["cycles"]
     assert r["cycles"] == 20 and r["running_after_close"] == 0
+
+
+@pytest.mark.slow
+def test_cancel_while_an_edit_reruns(scenarios):
+    tmp, proc, rec = scenarios
+    _clean(proc)
+    r = rec["edit-cancel"]
+    assert r["idle"] and "cancelled" in r["status_after_cancel"], r
+    assert r["unchanged"], "a cancelled edit left a trace"

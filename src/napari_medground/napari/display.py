@@ -48,7 +48,8 @@ def require_display(command: str, instead: str, env: Mapping[str, str] | None = 
     """
     if not display_missing(env, platform):
         return
-    tool = "" if shutil.which("xvfb-run") else " (xvfb-run is in the xvfb package: apt-get install xvfb xauth)"
+    tool = "" if shutil.which("xvfb-run") else (
+        " (xvfb-run is in the xvfb package: apt-get install xvfb xauth)")
     raise NoDisplay(f"no display to open {command} on (DISPLAY and WAYLAND_DISPLAY are unset): "
                     f"run `{instead}` to save it as an image{tool}, or run it where there is a screen")
 

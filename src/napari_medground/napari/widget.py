@@ -325,7 +325,8 @@ class GroundingWidget(LifecycleHandlers, EditHandlers, RecoveryHandlers, WindowH
         ctl = self._controller_of(s)
         ctl.show(out.overlays, out.grounding.result)
         if s is not self.session():  # another study was opened and selected meanwhile
-            self._status(f"'{text}' on {s.study.name} ({out.seconds:.1f} s): {_summary(out.grounding.result)}")
+            self._status(f"'{text}' on {s.study.name} ({out.seconds:.1f} s): "
+                         f"{_summary(out.grounding.result)}")
             return
         self._show_result(out.grounding.result)
         first = next((f for f in out.overlays.findings if f.centre is not None), None)

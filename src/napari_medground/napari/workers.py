@@ -119,7 +119,8 @@ class WorkerPool:
             w.quit()
         self._pool.clear()  # jobs queued but not started never start
         t0 = time.perf_counter()
-        ok = bool(self._pool.waitForDone(int(1000 * (self.join_timeout_s if timeout_s is None else timeout_s))))
+        wait_s = self.join_timeout_s if timeout_s is None else timeout_s
+        ok = bool(self._pool.waitForDone(int(1000 * wait_s)))
         if not ok:
             log.warning("%d background job(s) still running after %.0f s", self.running,
                         time.perf_counter() - t0)
