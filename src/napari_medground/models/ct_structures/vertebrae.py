@@ -84,7 +84,7 @@ def _spine_levels(study) -> SpineLevels:
                            "counted", tuple(notes))
     notes.append(f"sacrum top (sacroiliac junction) at {top * sp[0]:.0f} mm")
     bounds = _level_bounds(top, discs, disc_score(col, sp), col, sp, notes)
-    labels = _split_levels(hu_s, col, bounds, sp)
+    labels = _split_levels(hu_s, col, bounds, top, sp)
     names = ("sacrum",) + tuple(LEVELS[: len(bounds) - 1])
     nz = hu.shape[0]
     cut = tuple(bool(labels[0].__eq__(i + 1).any() or labels[nz - 1].__eq__(i + 1).any())
@@ -137,13 +137,16 @@ def _solid_column(hu_s: np.ndarray, col: Column, sp) -> np.ndarray:
     return np.isin(lab, keep[keep > 0])
 
 
-def _split_levels(hu_s, col: Column, bounds, sp) -> np.ndarray:
-    """Watershed of the solid column from one seed per level (canonical int labels)."""
+def _split_levels(hu_s, col: Column, bounds, top: int, sp) -> np.ndarray:
+    """Watershed of the solid column from one seed per level (canonical int labels); the
+    sacrum's seed is all of its bone up to the top of the sacroiliac junction ``top``."""
     from skimage.segmentation import watershed
 
     solid = _solid_column(hu_s, col, sp)
     markers = np.zeros(hu_s.shape, np.int32)
     margin = max(1, int(round(3.0 / sp[0])))
+    lo0, hi0 = bounds[0]
+    markers[: max(0, min(hi0 - 2 * margin, top)) + 1][solid[: max(0, min(hi0 - 2 * margin, top)) + 1]] = 1
     for i, (lo, hi) in enumerate(bounds):
         zs = range(max(lo + (margin if i else 0), 0), min(hi - margin + 1, hu_s.shape[0]))
         for z in zs:

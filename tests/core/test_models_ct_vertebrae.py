@@ -1,0 +1,56 @@
+"""Vertebrae at the right level, counted up from the sacrum, on example_ct at 3 mm,
+0.8 x 0.8 x 1.5 mm and another storage orientation (Dice in world space against its
+TotalSegmentator labels, evaluation only); a mask on the neighbouring vertebra scores 0."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_medground.models.ct_structures import locate_vertebra, spine_levels
+from napari_medground.study import Study
+from tests.core import ct_structures_cases as cases
+
+pytestmark = pytest.mark.shared_data
+LEVELS = ("L1", "L2", "L3", "L4", "L5")
+
+
+@pytest.fixture(scope="module")
+def studies():
+    base = cases.native()
+    out = {"native 3 mm": base, "0.8x0.8x1.5 mm": cases.resampled(base), "reoriented": cases.reoriented(base)}
+    return {k: (s, cases.reference(s)) for k, s in out.items()}
+
+
+@pytest.mark.parametrize("grid", ["native 3 mm", "0.8x0.8x1.5 mm", "reoriented"])
+def test_lumbar_vertebrae_at_their_level(studies, grid):
+    study, ref = studies[grid]
+    ids = cases.label_ids()
+    for level in LEVELS:
+        res = locate_vertebra(study, level)
+        assert res.mask is not None and res.mask.shape == study.array.shape, (level, res.reason)
+        own = cases.dice(res.mask, ref == ids[f"vertebrae_{level}"])
+        assert own >= 0.70, (grid, level, round(own, 3), res.notes)
+        assert res.status == "present" and not res.cut_by_fov, (level, res.reason)
+
+
+def test_level_is_not_assessable_without_the_sacrum(studies):
+    """Cut the scan above the pelvis: the count has no landmark, so no level is claimed."""
+    study, _ = studies["native 3 mm"]
+    z_lps = study.affine_lps[2, 2]
+    keep = slice(60, None) if z_lps > 0 else slice(None, study.array.shape[2] - 60)
+    cut = Study(array=study.array[:, :, keep].copy(), affine_lps=study.affine_lps.copy(),
+                modality="CT")
+    if keep.start:
+        cut.affine_lps[:3, 3] += cut.affine_lps[:3, 2] * keep.start
+    res = locate_vertebra(cut, "L3")
+    assert res.mask is None and res.status == "not_assessable"
+    assert "sacrum" in res.reason
+
+
+def test_no_column_on_a_volume_without_bone():
+    hu = np.full((40, 60, 60), -1000.0, np.float32)
+    hu[:, 10:50, 10:50] = 40.0
+    study = Study(array=hu, affine_lps=np.diag([3.0, 3.0, 3.0, 1.0]), modality="CT")
+    res = locate_vertebra(study, "L2")
+    assert res.status == "not_assessable" and res.mask is None
+    assert spine_levels(study).labels is None
