@@ -32,9 +32,12 @@ MIN_LEVEL_MM = 20.0  # adjacent discs are at least this far apart (vertebral bod
 MIN_DISC_SCORE = 40.0  # disc evidence: HU below the endplates + GAP_WEIGHT x missing anterior cortex (mm)
 GAP_WEIGHT = 4.0  # HU of evidence per mm of missing anterior cortex (a 10 mm gap weighs 40 HU)
 MAX_GAP_MM = 15.0
+MAX_LEVEL_MM = 55.0  # adjacent discs at most this far apart (a T10-L5 vertebra + disc)
+HEIGHT_CHANGE_PENALTY = 2.0  # HU of evidence lost per mm of change between consecutive heights
 JOINT_BRIDGE_MM = 3.0  # closing radius that bridges a sacroiliac joint space
 ALA_REACH_MM = 60.0  # column bone reaching this far lateral joins the ilium
 ILIUM_MIN_AREA_MM2 = 600.0  # iliac bone beyond 40 mm of the midline in one slice (a rib is smaller)
+MIN_JUNCTION_MM = 3.0  # craniocaudal extent of the junction seen (one 3 mm slice, two 1.5 mm slices)
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,8 +45,8 @@ class Column:
     """The column in the canonical view: ``core`` is its bone in the midline slab (bool,
     canonical shape); ``ant_y``/``cx`` the smoothed anterior edge and centre per slice
     (canonical indices, NaN where there is no column); ``profile`` the mean HU inside the
-    vertebral body box per slice; ``cortex_gap_mm`` how far behind the smoothed anterior
-    edge the slice's first bone lies (a disc has no anterior cortex), clipped to 0..15 mm."""
+    vertebral body box per slice; ``cortex_gap_mm`` how far behind the anterior cortex of
+    the slices on both sides the slice's first bone lies (a disc has no anterior cortex)."""
 
     core: np.ndarray
     ant_y: np.ndarray
@@ -77,7 +80,7 @@ def find_column(hu_s: np.ndarray, body: np.ndarray, spacing, mid_x: float) -> Co
     raw_ant, cx = _anterior_edge(core, dx_mm)
     w = max(1, int(round(10.0 / sz)))
     ant, cx = _running_median(raw_ant, w), _running_median(cx, w)
-    gap_mm = np.clip(np.nan_to_num(raw_ant - ant, nan=0.0) * sy, 0.0, MAX_GAP_MM)
+    gap_mm = _cortex_gap_mm(raw_ant, max(1, int(round(ENDPLATE_MM / sz))), sy)
     return Column(core=core, ant_y=ant, cx=cx, profile=_core_profile(hu_s, ant, cx, spacing),
                   cortex_gap_mm=gap_mm)
 
@@ -92,6 +95,17 @@ def _anterior_edge(core: np.ndarray, dx_mm: np.ndarray) -> tuple[np.ndarray, np.
             yy, xx = np.nonzero(c)
             ant[z], cx[z] = yy.min(), np.median(xx)
     return ant, cx
+
+
+def _cortex_gap_mm(raw_ant: np.ndarray, w: int, sy: float) -> np.ndarray:
+    """How far (mm) a slice's first bone lies behind the anterior cortex seen within ``w``
+    slices on BOTH sides (a disc between two endplates), clipped to 0..MAX_GAP_MM."""
+    gap = np.zeros(raw_ant.size)
+    for z in range(raw_ant.size):
+        lo, hi = raw_ant[max(0, z - w): z], raw_ant[z + 1: z + w + 1]
+        if np.isfinite(raw_ant[z]) and np.isfinite(lo).any() and np.isfinite(hi).any():
+            gap[z] = (raw_ant[z] - max(np.nanmin(lo), np.nanmin(hi))) * sy
+    return np.clip(gap, 0.0, MAX_GAP_MM)
 
 
 def _running_median(v: np.ndarray, w: int) -> np.ndarray:
@@ -135,17 +149,38 @@ def disc_score(col: Column, spacing) -> np.ndarray:
 
 
 def find_discs(col: Column, spacing) -> list[tuple[int, float]]:
-    """Disc centres (canonical z, evidence), sorted by z: accepted from the strongest
-    evidence down, at least :data:`MIN_LEVEL_MM` apart."""
+    """Disc centres (canonical z, evidence), sorted by z.
+
+    Candidates are the local maxima of :func:`disc_score` above :data:`MIN_DISC_SCORE`;
+    the discs are the chain of candidates that maximises the summed evidence minus
+    :data:`HEIGHT_CHANGE_PENALTY` per mm of change between consecutive vertebral heights,
+    each height within :data:`MIN_LEVEL_MM` .. :data:`MAX_LEVEL_MM` (neighbouring
+    vertebrae have similar heights; a dark spot inside a body breaks that rhythm)."""
     sz = spacing[0]
-    depth = disc_score(col, spacing)
-    chosen: list[tuple[int, float]] = []
-    for z in np.argsort(-depth):
-        if depth[z] < MIN_DISC_SCORE:
-            break
-        if all(abs(int(z) - c) * sz >= MIN_LEVEL_MM for c, _ in chosen):
-            chosen.append((int(z), float(depth[z])))
-    return sorted(chosen)
+    score = disc_score(col, spacing)
+    w = max(1, int(round(0.5 * MIN_LEVEL_MM / sz)))
+    cand = [z for z in np.flatnonzero(score >= MIN_DISC_SCORE)
+            if score[z] >= np.max(score[max(0, z - w): z + w + 1])]
+    if not cand:
+        return []
+    # best[i][k]: best value of a chain ending at cand[i] whose previous disc is cand[k] (-1: none)
+    best: dict[tuple[int, int], tuple[float, tuple[int, ...]]] = {}
+    for i, zi in enumerate(cand):
+        best[(i, -1)] = (float(score[zi]), (i,))
+        for k in range(i):
+            h = (zi - cand[k]) * sz
+            if not MIN_LEVEL_MM <= h <= MAX_LEVEL_MM:
+                continue
+            options = []
+            for (kk, prev), (val, path) in list(best.items()):
+                if kk != k:
+                    continue
+                pen = 0.0 if prev < 0 else HEIGHT_CHANGE_PENALTY * abs(h - (cand[k] - cand[prev]) * sz)
+                options.append((val + float(score[zi]) - pen, path + (i,)))
+            if options:
+                best[(i, k)] = max(options)
+    _, path = max(best.values())
+    return [(int(cand[i]), float(score[cand[i]])) for i in path]
 
 
 def sacral_slices(hu_s: np.ndarray, body: np.ndarray, col: Column, spacing) -> np.ndarray:
@@ -186,6 +221,6 @@ def sacrum_top(sacral: np.ndarray, col: Column, spacing) -> int | None:
             start = b
     runs.append((start, z[-1]))
     lo, hi = max(runs, key=lambda r: (r[1] - r[0], r[1]))
-    if (hi - lo + 1) * spacing[0] < 6.0 or hi >= col.z_range[1] - max(1, int(round(MIN_LEVEL_MM / spacing[0]))):
+    if (hi - lo + 1) * spacing[0] < MIN_JUNCTION_MM or hi >= col.z_range[1] - max(1, int(round(MIN_LEVEL_MM / spacing[0]))):
         return None
     return int(hi)
