@@ -7,3 +7,5 @@ from .result import StructureResult, not_assessable
 from .vertebrae import locate_vertebra, spine_levels
 
 __all__ = ["StructureResult", "locate_vertebra", "not_assessable", "spine_levels"]
+
+from . import registered  # noqa: E402,F401  (registers the catalogue locators)
