@@ -20,15 +20,23 @@ BAR = {("0.8x0.8x1.5 mm", "L5"): 0.62}
 
 @pytest.fixture(scope="module")
 def studies():
-    base = cases.native()
-    out = {"native 3 mm": base, "0.8x0.8x1.5 mm": cases.resampled(base), "reoriented": cases.reoriented(base)}
-    return {k: (s, cases.reference(s)) for k, s in out.items()}
+    """grid name -> (study, reference labels on its grid), each built once, on first use."""
+    made: dict = {}
+    build = {"native 3 mm": lambda b: b, "0.8x0.8x1.5 mm": cases.resampled, "reoriented": cases.reoriented}
+
+    def get(grid: str):
+        if grid not in made:
+            base = made["native 3 mm"][0] if "native 3 mm" in made else cases.native()
+            s = build[grid](base)
+            made[grid] = (s, cases.reference(s))
+        return made[grid]
+    return get
 
 
 @pytest.mark.parametrize("grid", ["native 3 mm", pytest.param("0.8x0.8x1.5 mm", marks=pytest.mark.slow),
                                   "reoriented"])
 def test_lumbar_vertebrae_at_their_level(studies, grid):
-    study, ref = studies[grid]
+    study, ref = studies(grid)
     ids = cases.label_ids()
     for level in LEVELS:
         res = locate_vertebra(study, level)
@@ -43,7 +51,7 @@ def test_lumbar_vertebrae_at_their_level(studies, grid):
 
 def test_level_is_not_assessable_without_the_sacrum(studies):
     """Cut the scan above the pelvis: the count has no landmark, so no level is claimed."""
-    study, _ = studies["native 3 mm"]
+    study, _ = studies("native 3 mm")
     z_lps = study.affine_lps[2, 2]
     keep = slice(60, None) if z_lps > 0 else slice(None, study.array.shape[2] - 60)
     cut = Study(array=study.array[:, :, keep].copy(), affine_lps=study.affine_lps.copy(),
@@ -62,3 +70,17 @@ def test_no_column_on_a_volume_without_bone():
     res = locate_vertebra(study, "L2")
     assert res.status == "not_assessable" and res.mask is None
     assert spine_levels(study).labels is None
+
+
+def test_catalogue_entry_runs_the_vertebra_locator(studies):
+    """The catalogue entry for L3 reaches this locator and gets L3, not a neighbour."""
+    from napari_medground.catalogue import get, locate
+
+    study, ref = studies("native 3 mm")
+    entry = get("vertebrae_L3", "CT")
+    assert entry is not None and entry.locator == "ct.vertebra"
+    found = locate(study, entry)
+    ids = cases.label_ids()
+    assert found.mask is not None and not found.partial, found.reason
+    assert cases.dice(found.mask, ref == ids["vertebrae_L3"]) >= 0.70
+    assert found.models and found.models[0].name == "ct_classical"
