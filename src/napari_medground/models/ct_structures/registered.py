@@ -1,5 +1,6 @@
 """Catalogue locators of this sub-package (contract: ``napari_medground.catalogue.locators``).
 
+``ct.vessel``: ``locator_args = {"vessel": "aorta" | "inferior_vena_cava"}`` (:mod:`.vessels`).
 ``ct.vertebra``: ``locator_args = {"level": "L1"}`` (T12..L5 or "sacrum"), the level
 counted up from the sacrum by :mod:`.vertebrae`.
 """
@@ -8,7 +9,25 @@ from __future__ import annotations
 import time
 
 from ...catalogue import Located, classical_use, register_locator
+from .result import StructureResult
 from .vertebrae import locate_vertebra
+from .vessels import locate_vessel
+
+
+def _located(res: StructureResult, t0: float) -> Located:
+    use = classical_use("ct_classical", seconds=time.perf_counter() - t0)
+    if res.mask is None:
+        return Located(None, 0.0, res.method, models=(use,), notes=res.notes, reason=res.reason)
+    conf = res.confidence if res.status == "present" else min(res.confidence, 0.5)
+    notes = res.notes + ((res.reason,) if res.reason else ())
+    return Located(res.mask, conf, res.method, models=(use,), partial=res.cut_by_fov, notes=notes)
+
+
+@register_locator("ct.vessel")
+def locate_vessel_entry(study, entry, ctx) -> Located:
+    """The abdominal aorta or the IVC (``locator_args = {"vessel": "aorta"}``)."""
+    t0 = time.perf_counter()
+    return _located(locate_vessel(study, str((entry.locator_args or {}).get("vessel", entry.id))), t0)
 
 
 @register_locator("ct.vertebra")
@@ -17,10 +36,4 @@ def locate_vertebra_entry(study, entry, ctx) -> Located:
     no landmark in the field of view."""
     t0 = time.perf_counter()
     level = str((entry.locator_args or {}).get("level", entry.id))
-    res = locate_vertebra(study, level)
-    use = classical_use("ct_classical", seconds=time.perf_counter() - t0)
-    if res.mask is None:
-        return Located(None, 0.0, res.method, models=(use,), notes=res.notes, reason=res.reason)
-    conf = res.confidence if res.status == "present" else min(res.confidence, 0.5)
-    notes = res.notes + ((res.reason,) if res.reason else ())
-    return Located(res.mask, conf, res.method, models=(use,), partial=res.cut_by_fov, notes=notes)
+    return _located(locate_vertebra(study, level), t0)

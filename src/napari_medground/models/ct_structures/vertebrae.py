@@ -50,6 +50,11 @@ class SpineLevels:
     cut: tuple[bool, ...]
     reason: str
     notes: tuple[str, ...]
+    column: Column | None = None
+    hu_s: np.ndarray | None = None  # canonical HU smoothed by 1 mm (shared with other locators)
+    body: np.ndarray | None = None
+    sacrum_top_z: int | None = None
+    bounds: tuple[tuple[int, int], ...] = ()  # canonical (z_lo, z_hi) per name, disc to disc
 
 
 _CACHE: dict[int, SpineLevels] = {}
@@ -73,15 +78,16 @@ def _spine_levels(study) -> SpineLevels:
     hu_s = smooth_mm(hu, sp, 1.0)
     body = body_mask_canonical(hu, sp)
     col = find_column(hu_s, body, sp, midline_x(hu, body, sp))
+    ctx = {"hu_s": hu_s, "body": body}
     if col is None:
-        return SpineLevels(frame, (), None, (), "no spinal column in the field of view", ())
+        return SpineLevels(frame, (), None, (), "no spinal column in the field of view", (), **ctx)
     discs = find_discs(col, sp)
     notes = [f"discs at {', '.join(f'{z * sp[0]:.0f}' for z, _ in discs)} mm up the scan"]
     top = sacrum_top(sacral_slices(hu_s, body, col, sp), col, sp)
     if top is None:
         return SpineLevels(frame, (), None, (), "the sacrum (junction of the spine with the iliac "
                            "bones) is not in the field of view, so the vertebral levels cannot be "
-                           "counted", tuple(notes))
+                           "counted", tuple(notes), column=col, **ctx)
     notes.append(f"sacrum top (sacroiliac junction) at {top * sp[0]:.0f} mm")
     bounds = _level_bounds(top, discs, disc_score(col, sp), col, sp, notes)
     labels = _split_levels(hu_s, col, bounds, top, sp)
@@ -89,7 +95,8 @@ def _spine_levels(study) -> SpineLevels:
     nz = hu.shape[0]
     cut = tuple(bool(labels[0].__eq__(i + 1).any() or labels[nz - 1].__eq__(i + 1).any())
                 for i in range(len(names)))
-    return SpineLevels(frame, names, labels, cut, "", tuple(notes))
+    return SpineLevels(frame, names, labels, cut, "", tuple(notes), column=col, sacrum_top_z=top,
+                       bounds=tuple(bounds), **ctx)
 
 
 def _level_bounds(top: int, discs, score, col: Column, sp, notes: list) -> list[tuple[int, int]]:
