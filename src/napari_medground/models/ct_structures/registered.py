@@ -1,5 +1,6 @@
 """Catalogue locators of this sub-package (contract: ``napari_medground.catalogue.locators``).
 
+``ct.bladder``: the urinary bladder (:mod:`.pelvis`).
 ``ct.vessel``: ``locator_args = {"vessel": "aorta" | "inferior_vena_cava"}`` (:mod:`.vessels`).
 ``ct.vertebra``: ``locator_args = {"level": "L1"}`` (T12..L5 or "sacrum"), the level
 counted up from the sacrum by :mod:`.vertebrae`.
@@ -37,3 +38,12 @@ def locate_vertebra_entry(study, entry, ctx) -> Located:
     t0 = time.perf_counter()
     level = str((entry.locator_args or {}).get("level", entry.id))
     return _located(locate_vertebra(study, level), t0)
+
+
+@register_locator("ct.bladder")
+def locate_bladder_entry(study, entry, ctx) -> Located:
+    """The urinary bladder (urine-density midline pelvic body)."""
+    from .pelvis import locate_bladder
+
+    t0 = time.perf_counter()
+    return _located(locate_bladder(study), t0)
