@@ -1,5 +1,6 @@
 """Catalogue locators of this sub-package (contract: ``napari_medground.catalogue.locators``).
 
+``ct.psoas``: one iliopsoas muscle, side from the entry (:mod:`.muscles`).
 ``ct.bladder``: the urinary bladder (:mod:`.pelvis`).
 ``ct.vessel``: ``locator_args = {"vessel": "aorta" | "inferior_vena_cava"}`` (:mod:`.vessels`).
 ``ct.vertebra``: ``locator_args = {"level": "L1"}`` (T12..L5 or "sacrum"), the level
@@ -47,3 +48,12 @@ def locate_bladder_entry(study, entry, ctx) -> Located:
 
     t0 = time.perf_counter()
     return _located(locate_bladder(study), t0)
+
+
+@register_locator("ct.psoas")
+def locate_psoas_entry(study, entry, ctx) -> Located:
+    """One iliopsoas muscle (``entry.side`` "left"/"right", from the affine)."""
+    from .muscles import locate_psoas
+
+    t0 = time.perf_counter()
+    return _located(locate_psoas(study, str(entry.side or (entry.locator_args or {}).get("side"))), t0)
