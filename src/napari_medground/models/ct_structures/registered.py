@@ -1,5 +1,6 @@
 """Catalogue locators of this sub-package (contract: ``napari_medground.catalogue.locators``).
 
+``ct.gallbladder``: the gallbladder (:mod:`.gallbladder`).
 ``ct.psoas``: one iliopsoas muscle, side from the entry (:mod:`.muscles`).
 ``ct.bladder``: the urinary bladder (:mod:`.pelvis`).
 ``ct.vessel``: ``locator_args = {"vessel": "aorta" | "inferior_vena_cava"}`` (:mod:`.vessels`).
@@ -57,3 +58,12 @@ def locate_psoas_entry(study, entry, ctx) -> Located:
 
     t0 = time.perf_counter()
     return _located(locate_psoas(study, str(entry.side or (entry.locator_args or {}).get("side"))), t0)
+
+
+@register_locator("ct.gallbladder")
+def locate_gallbladder_entry(study, entry, ctx) -> Located:
+    """The gallbladder (bile-density body against the liver)."""
+    from .gallbladder import locate_gallbladder
+
+    t0 = time.perf_counter()
+    return _located(locate_gallbladder(study), t0)
