@@ -59,3 +59,19 @@ def label_ids() -> dict[str, int]:
 
 
 __all__ = ["dice", "native", "reference", "reoriented", "resampled", "label_ids"]
+
+
+def upper_part(study: Study, drop_mm: float = 180.0) -> Study:
+    """The same scan without its lowest ``drop_mm`` (the pelvis on example_ct): the array
+    axis that runs superior-inferior is cut from the inferior end, the affine moved."""
+    a = np.asarray(study.affine_lps, float)
+    ax = int(np.argmax(np.abs(a[2, :3])))
+    n = int(round(drop_mm / np.linalg.norm(a[:3, ax])))
+    sl = [slice(None)] * 3
+    aff = a.copy()
+    if a[2, ax] > 0:  # index grows toward the head: drop the first n
+        sl[ax] = slice(n, None)
+        aff[:3, 3] += a[:3, ax] * n
+    else:
+        sl[ax] = slice(None, study.array.shape[ax] - n)
+    return Study(array=np.ascontiguousarray(study.array[tuple(sl)]), affine_lps=aff, modality="CT")

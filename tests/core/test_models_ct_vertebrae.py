@@ -52,12 +52,7 @@ def test_lumbar_vertebrae_at_their_level(studies, grid):
 def test_level_is_not_assessable_without_the_sacrum(studies):
     """Cut the scan above the pelvis: the count has no landmark, so no level is claimed."""
     study, _ = studies("native 3 mm")
-    z_lps = study.affine_lps[2, 2]
-    keep = slice(60, None) if z_lps > 0 else slice(None, study.array.shape[2] - 60)
-    cut = Study(array=study.array[:, :, keep].copy(), affine_lps=study.affine_lps.copy(),
-                modality="CT")
-    if keep.start:
-        cut.affine_lps[:3, 3] += cut.affine_lps[:3, 2] * keep.start
+    cut = cases.upper_part(study)
     res = locate_vertebra(cut, "L3")
     assert res.mask is None and res.status == "not_assessable"
     assert "sacrum" in res.reason
