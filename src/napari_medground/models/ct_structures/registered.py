@@ -1,5 +1,6 @@
 """Catalogue locators of this sub-package (contract: ``napari_medground.catalogue.locators``).
 
+``ct.heart``: field-of-view check only, never a mask (:mod:`.heart`).
 ``ct.gallbladder``: the gallbladder (:mod:`.gallbladder`).
 ``ct.psoas``: one iliopsoas muscle, side from the entry (:mod:`.muscles`).
 ``ct.bladder``: the urinary bladder (:mod:`.pelvis`).
@@ -67,3 +68,12 @@ def locate_gallbladder_entry(study, entry, ctx) -> Located:
 
     t0 = time.perf_counter()
     return _located(locate_gallbladder(study), t0)
+
+
+@register_locator("ct.heart")
+def locate_heart_entry(study, entry, ctx) -> Located:
+    """The heart: a field-of-view check only (never a mask yet)."""
+    from .heart import locate_heart
+
+    t0 = time.perf_counter()
+    return _located(locate_heart(study), t0)
