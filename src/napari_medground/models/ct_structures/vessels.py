@@ -4,8 +4,9 @@ tracked slice by slice (canonical S, P, L view; patient left from the affine).
 Per axial slice, inside a window placed from the spinal column (:mod:`.spine_column`),
 blood-density voxels (unenhanced -20..120 HU, or enhanced 120..700 HU, whichever gives the
 rounder candidate) are opened by :data:`OPEN_MM` to cut the tube from its neighbours
-(crura, psoas, bowel); components of a vessel's calibre and roundness are candidates. The
-best candidate in the slices beside the lumbar column seeds a track that follows the
+(crura, psoas, bowel); components of a vessel's calibre and roundness are candidates. Each of
+the :data:`N_SEEDS` best-placed candidates seeds a track (the one gathering the most
+evidence is kept) that follows the
 nearest candidate up and down while the centre moves less than :data:`MAX_STEP_MM` and the
 area stays within a factor of two; the opened components are grown back within the
 blood window. (Per slice, the candidates are the centres of the largest discs that fit in
@@ -25,6 +26,7 @@ from .vertebrae import spine_levels
 
 OPEN_MM = 4.0
 MAX_STEP_MM = 10.0
+N_SEEDS = 12  # best-placed candidates tried as seeds; the longest, best-placed track is kept
 BLOOD_WINDOWS = ((-20.0, 120.0), (120.0, 700.0))  # unenhanced, enhanced (HU)
 
 
@@ -83,13 +85,19 @@ def _track(hs, col, spec, sp, z_lo, z_hi):
     """Per-slice chosen masks {z: mask2d} following the best seed up and down."""
     zs = [z for z in range(z_lo, z_hi + 1) if np.isfinite(col.ant_y[z])]
     cands = {z: _candidates(hs[z], col.ant_y[z], col.cx[z], spec, sp) for z in zs}
-    seeds = [(c[0], z, c) for z in zs for c in cands[z]]
-    if not seeds:
-        return {}
-    _, z0, best = max(seeds, key=lambda t: t[0])
-    chosen = {z0: best}
+    seeds = sorted(((c[0], z, k) for z in zs for k, c in enumerate(cands[z])), reverse=True)
+    best: dict = {}
+    for _, z0, k in seeds[:N_SEEDS]:  # the seed whose track gathers the most evidence wins
+        track = _follow(cands, z0, cands[z0][k], sp)
+        if sum(c[0] + 1.0 for c in track.values()) > sum(c[0] + 1.0 for c in best.values()):
+            best = track
+    return best
+
+
+def _follow(cands, z0, seed, sp):
+    chosen = {z0: seed}
     for step in (1, -1):
-        prev, z = best, z0 + step
+        prev, z = seed, z0 + step
         while z in cands:
             near = [c for c in cands[z] if np.hypot((c[1][0] - prev[1][0]) * sp[1], (c[1][1] - prev[1][1]) * sp[2])
                     <= MAX_STEP_MM and 1.0 / 3.0 <= c[2] / prev[2] <= 3.0]
