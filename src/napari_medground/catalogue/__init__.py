@@ -39,7 +39,8 @@ from .locators import (
 
 __all__ = [
     "CatalogueFile", "CatalogueFileError", "CriterionUse", "Located", "LocateContext", "Plausibility",
-    "Resolution", "Structure", "add_structure", "catalogue_modality", "classical_use", "finding_structure",
+    "Resolution", "Structure", "add_structure", "catalogue_modality", "classical_use", "code_of",
+    "finding_structure",
     "finding_structures", "get", "get_locator", "lesion_search",
     "load_catalogue", "locate", "locator_names", "register_locator", "remove_structure", "resolve",
     "select_criteria", "structures", "unregister_locator",
@@ -174,6 +175,19 @@ def finding_structure(modality: str, finding: str | None) -> Structure | None:
 def lesion_search(modality: str, finding: str | None) -> tuple[str, ...]:
     """Ids of the structures searched for a lesion named without anatomy ("nodule")."""
     return tuple(e.id for e in finding_structures(modality, finding))
+
+
+def code_of(entry: Structure) -> dict[str, str] | None:
+    """The entry's SNOMED CT code: its own ``code``, else the vocabulary code of its first
+    term (``resources/vocabulary/anatomy.json``, the codes DICOM SEG/SR use); None if none."""
+    if entry.code:
+        return dict(entry.code)
+    if not entry.terms:
+        return None
+    from ..language import vocabulary
+
+    code = vocabulary.anatomy_code(entry.terms[0])
+    return code.to_dict() if code is not None else None
 
 
 def _words(term: str, side: str | None) -> str:

@@ -155,7 +155,8 @@ def _read_file(path: Path) -> CatalogueFile:
                                               for v in found.values()):
         raise CatalogueFileError(f"{path}: 'finding_structures' must map a finding to a list of entry ids "
                                  "of this file")
-    return CatalogueFile(modality, entries, default, dict(approx), {k: tuple(v) for k, v in found.items()}, path)
+    findings = {k: tuple(v) for k, v in found.items()}
+    return CatalogueFile(modality, entries, default, dict(approx), findings, path)
 
 
 def parse_entry(entry: Any, modality: str, where: str = "catalogue entry") -> Structure:
@@ -182,9 +183,11 @@ def parse_entry(entry: Any, modality: str, where: str = "catalogue entry") -> St
         fail("'side' must be 'left', 'right' or absent")
     return Structure(
         id=entry["id"], name=entry["name"], modality=modality, terms=tuple(str(t) for t in entry["terms"]),
-        backend=entry["backend"], locator=entry["locator"], procedure=entry["procedure"], method=entry["method"],
+        backend=entry["backend"], locator=entry["locator"], procedure=entry["procedure"],
+        method=entry["method"],
         side=entry.get("side"), adjective=entry.get("adjective", ""),
-        locator_args=dict(entry.get("locator_args") or {}), finding_names=dict(entry.get("finding_names") or {}),
+        locator_args=dict(entry.get("locator_args") or {}),
+        finding_names=dict(entry.get("finding_names") or {}),
         plausibility=_plausibility(entry.get("plausibility") or {}, fail),
         measurements=tuple(entry.get("measurements") or ()),
         criteria=tuple(_criterion_use(c, fail) for c in entry.get("criteria") or ()),
@@ -218,11 +221,13 @@ def _plausibility(p: dict[str, Any], fail) -> Plausibility:
 
 
 def _criterion_use(c: Any, fail) -> CriterionUse:
-    if not isinstance(c, dict) or not all(isinstance(c.get(k), str) for k in ("finding", "criterion", "measurement")):
+    keys = ("finding", "criterion", "measurement")
+    if not isinstance(c, dict) or not all(isinstance(c.get(k), str) for k in keys):
         fail("each 'criteria' item needs string 'finding', 'criterion' and 'measurement'")
     if c.get("direction") not in (None, "above", "below"):
         fail("criteria 'direction' must be 'above', 'below' or absent")
-    return CriterionUse(c["finding"], c["criterion"], c["measurement"], c.get("label", ""), c.get("direction"))
+    return CriterionUse(c["finding"], c["criterion"], c["measurement"], c.get("label", ""),
+                        c.get("direction"))
 
 
 @lru_cache(maxsize=1)

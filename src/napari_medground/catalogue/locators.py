@@ -55,7 +55,7 @@ from ..result import ModelUse
 log = logging.getLogger(__name__)
 
 #: Modules that register locators when imported (a missing one is skipped).
-PROVIDERS = ("napari_medground.reasoning.locators_ct",
+PROVIDERS = ("napari_medground.reasoning.locators_ct", "napari_medground.reasoning.locators_other",
              "napari_medground.models.ct_structures")
 
 

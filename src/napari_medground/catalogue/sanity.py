@@ -82,7 +82,8 @@ def check_structure(entry: Any, mask: np.ndarray, study: Any, *, partial: bool =
         mean = float(np.asarray(study.array)[mask].mean())
         lo, hi = p.hu_mean
         ok = lo <= mean <= hi
-        out.append(Check("density", ok, f"mean {mean:.0f} HU {'within' if ok else 'outside'} {lo:g}..{hi:g} HU"))
+        where = "within" if ok else "outside"
+        out.append(Check("density", ok, f"mean {mean:.0f} HU {where} {lo:g}..{hi:g} HU"))
     if p.min_length_mm is not None and mask.ndim == 3:
         length = float(extent_mm(mask, study, "SI"))
         if length < p.min_length_mm:
@@ -123,7 +124,8 @@ def failed(checks: tuple[Check, ...]) -> tuple[Check, ...]:
     return tuple(c for c in checks if c.passed is False)
 
 
-def apply_checks(status: Any, confidence: float, text: str, checks: tuple[Check, ...]) -> tuple[Any, float, str]:
+def apply_checks(status: Any, confidence: float, text: str,
+                 checks: tuple[Check, ...]) -> tuple[Any, float, str]:
     """Lower a ``present`` decision to ``uncertain`` when a check failed, with the reason."""
     from ..result import FindingStatus
 

@@ -97,7 +97,8 @@ def segment_organ(study: Any, organ: str, *, device: str = "auto", progress: Pro
         from .ct_organs_refine import refine as sam_refine
 
         keep_out = tuple(entry.locator_args.get("keep_out", ()))
-        ref = sam_refine(canon_study, classical, exclude=_neighbours(ab, grid, keep_out) if keep_out else None,
+        exclude = _neighbours(ab, grid, keep_out) if keep_out else None
+        ref = sam_refine(canon_study, classical, exclude=exclude,
                          device=device,
                          progress=sub_progress(progress, 0.1, 0.95), cancel=cancel)
         final = ref.mask

@@ -45,7 +45,8 @@ def find(ab: Abdomen, organ: str) -> Candidate:
         entry = get(organ, "CT")
         finder = _FINDERS.get(str((entry.locator_args if entry else {}).get("finder", "")))
         if entry is None or finder is None:
-            ab.candidates[organ] = Candidate(organ, None, reason=f"no organ rule set for '{organ}' in the catalogue")
+            ab.candidates[organ] = Candidate(organ, None,
+                                             reason=f"no organ rule set for '{organ}' in the catalogue")
         else:
             ab.candidates[organ] = finder(ab, entry)
     return ab.candidates[organ]
@@ -105,7 +106,8 @@ def _kidney(ab: Abdomen, entry) -> Candidate:
     from .ct_organs_kidney import find_kidney
 
     if entry.side not in ("left", "right"):
-        return Candidate(entry.id, None, reason=f"catalogue entry {entry.id} needs a side for the kidney rules")
+        return Candidate(entry.id, None,
+                         reason=f"catalogue entry {entry.id} needs a side for the kidney rules")
     return find_kidney(ab, entry.side, organ=entry.id, keep_out=tuple(entry.locator_args.get("keep_out", ())))
 
 

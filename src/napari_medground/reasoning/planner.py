@@ -81,8 +81,8 @@ def _plan_mr(query: Query, anatomy: AnatomyRef | None, finding: str | None, what
         return Plan("brain_atrophy", f"{what} -> MeshNet 104 regions (brainchop): {term} volumes on both "
                     "sides and their asymmetry.", anatomy, structures=ids)
     if brain and finding is None:
-        return Plan("brain_volume", f"{what} -> MeshNet 104 regions (brainchop): {', '.join(brain)}.", anatomy,
-                    structures=ids)
+        return Plan("brain_volume", f"{what} -> MeshNet 104 regions (brainchop): {', '.join(brain)}.",
+                    anatomy, structures=ids)
     if finding in LESION_FINDINGS:
         return _out_of_scope(query, "focal lesions on MR need a box prompt: draw a box around it (or --box)")
     if anatomy and not brain:
@@ -127,7 +127,8 @@ def _names(ids: tuple[str, ...]) -> str:
     return " + ".join(out)
 
 
-def _plan_xray(study: Study, query: Query, anatomy: AnatomyRef | None, finding: str | None, what: str) -> Plan:
+def _plan_xray(study: Study, query: Query, anatomy: AnatomyRef | None, finding: str | None,
+               what: str) -> Plan:
     if study.modality not in XRAY_MODALITIES:
         return _out_of_scope(query, f"no backend reads 2D {study.modality} images")
     res = catalogue.resolve("CXR", anatomy)

@@ -52,7 +52,8 @@ def locate_structures(g: Grounding, names: list[str]) -> list[tuple[Any, Any]]:
 
     An id missing from the catalogue gives (None, a Located that says so), never KeyError.
     """
-    ctx = catalogue.LocateContext(device=g.options.device, progress=g.options.progress, cancel=g.options.cancel)
+    o = g.options
+    ctx = catalogue.LocateContext(device=o.device, progress=o.progress, cancel=o.cancel)
     out = []
     for n in names:
         entry = catalogue.get(n, "CT")
@@ -192,7 +193,8 @@ def _size_decision(g: Grounding, f, uses, compares, conf: float, text: str, chec
         why = ("each side has its own criterion: ask for the left or the right one"
                if len(entries) > 1 else f"no published size criterion for the {what} in resources/criteria")
         return FindingStatus.UNCERTAIN, 0.3, f"{text} Enlargement not judged: {why}; measurements shown."
-    outs = [(u, o) for u, c in zip(uses, compares) if (o := outcome(g, f, u.criterion, c.id)) is not None]
+    outs = [(u, o) for u, c in zip(uses, compares)
+            if (o := outcome(g, f, u.criterion, c.id, u.measurement)) is not None]
     if not outs:
         return FindingStatus.UNCERTAIN, 0.3, text + " No size criterion could be applied."
     crit_conf = max(g.nodes[c.id].step.confidence or 0.5 for c in compares)
