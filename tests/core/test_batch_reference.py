@@ -21,7 +21,7 @@ def _dice(a, b):
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
-    from napari_medground.phantom import make_ct_phantom
+    from napari_medground.synthetic.phantom import make_ct_phantom
     from napari_medground.study.nifti_io import write_nifti
 
     ct = shared_path("totalseg", "example_ct_sm.nii.gz")

@@ -188,7 +188,7 @@ def canal_entry():
 
 @pytest.fixture(scope="module")
 def phantom():
-    from napari_medground.phantom import make_ct_phantom
+    from napari_medground.synthetic.phantom import make_ct_phantom
 
     return make_ct_phantom((40, 96, 96), (4.0, 3.5, 3.5))
 

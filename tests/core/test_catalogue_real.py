@@ -46,7 +46,7 @@ def test_seg_credits_the_rule_based_method_and_litemedsam_where_each_was_used(tm
     from pydicom.sr.codedict import codes
 
     from napari_medground.export import export_result
-    from napari_medground.phantom import make_ct_phantom, write_ct_dicom
+    from napari_medground.synthetic.phantom import make_ct_phantom, write_ct_dicom
 
     study, _ = make_ct_phantom((40, 96, 96), (4.0, 3.5, 3.5))
     write_ct_dicom(study, tmp_path / "dicom")

@@ -26,7 +26,7 @@ _HOLDER = textwrap.dedent('''
 
 @pytest.fixture(scope="module")
 def tiny_ct(tmp_path_factory) -> Path:
-    from napari_medground.phantom import make_ct_phantom
+    from napari_medground.synthetic.phantom import make_ct_phantom
     from napari_medground.study.nifti_io import write_nifti
 
     ct, _ = make_ct_phantom(shape=(24, 48, 48), spacing_mm=(8.0, 6.0, 6.0))

@@ -16,7 +16,7 @@ import pytest
 
 from napari_medground.errors import StudyLoadError
 from napari_medground.study import load_study
-from napari_medground.study.synthetic import geometry_affine, write_dicom_series
+from napari_medground.synthetic.dicom import geometry_affine, write_dicom_series
 
 MEDGROUND = Path(sys.executable).with_name("medground")
 # NIfTI-1 header fields as byte ranges: dim, pixdim, quatern_b..qoffset_z, srow_x..srow_z

@@ -14,7 +14,7 @@ import pydicom
 import pytest
 
 from napari_medground.study import load_study
-from napari_medground.study.synthetic import geometry_affine, write_dicom_series
+from napari_medground.synthetic.dicom import geometry_affine, write_dicom_series
 from tests.core.test_export_helpers import make_result
 
 MEDGROUND = Path(sys.executable).with_name("medground")

@@ -21,7 +21,7 @@ import pytest
 from napari_medground.errors import ExportError
 from napari_medground.export import export_result
 from napari_medground.study import load_study
-from napari_medground.study.synthetic import geometry_affine, write_dicom_series
+from napari_medground.synthetic.dicom import geometry_affine, write_dicom_series
 from tests.core.test_export_helpers import make_result
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,7 +122,7 @@ _FSIZE_RUNNER = textwrap.dedent('''
 
 
 def test_file_size_limit_gives_one_line_and_no_truncated_file(tmp_path):
-    from napari_medground.phantom import make_ct_phantom
+    from napari_medground.synthetic.phantom import make_ct_phantom
     from napari_medground.study.nifti_io import write_nifti
 
     ct, _ = make_ct_phantom(shape=(24, 48, 48), spacing_mm=(8.0, 6.0, 6.0))

@@ -50,8 +50,8 @@ def _running(widget) -> int:
 def _viewer(study=None, path: str | None = None):
     import napari
 
-    from napari_medground.napari.contrast import image_layer_data
-    from napari_medground.napari.widget import GroundingWidget
+    from napari_medground.viewer.contrast import image_layer_data
+    from napari_medground.viewer.widget import GroundingWidget
 
     viewer = napari.Viewer(show=True)
     if path is not None:
@@ -140,7 +140,7 @@ def remove_ground(study) -> dict:
 
 
 def another_cancel(study) -> dict:
-    from napari_medground.napari.contrast import image_layer_data
+    from napari_medground.viewer.contrast import image_layer_data
 
     viewer, widget = _viewer(study)
     _wait(lambda: widget.warming == 0, 60)
@@ -217,7 +217,7 @@ def cycles(study, out: Path, n: int) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    from napari_medground.phantom import make_ct_phantom
+    from napari_medground.synthetic.phantom import make_ct_phantom
 
     scenario, out = argv[0], Path(argv[1])
     arg = argv[2] if len(argv) > 2 else None

@@ -21,8 +21,8 @@ def _card(widget, kind):
 def test_paint_shows_agreement_and_sr_carries_it(make_napari_viewer, qtbot, tmp_path, screenshot_dir):
     import highdicom as hd
 
-    from napari_medground.napari.contrast import image_layer_data
-    from napari_medground.napari.widget import GroundingWidget
+    from napari_medground.viewer.contrast import image_layer_data
+    from napari_medground.viewer.widget import GroundingWidget
     from napari_medground.study import load_study
     from tests.core.test_export_dicom import dciodvfy_errors
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from napari_medground.napari.display import XVFB_MARK, display_missing, xvfb_command
+from napari_medground.viewer.display import XVFB_MARK, display_missing, xvfb_command
 
 _ROOT = Path(__file__).resolve().parents[2]
 

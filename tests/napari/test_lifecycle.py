@@ -39,8 +39,8 @@ def _clean(proc: subprocess.CompletedProcess) -> None:
 
 
 def _no_unfinished_autosave(tmp_path: Path, *folders: Path) -> None:
-    from napari_medground.export.session import Session
-    from napari_medground.phantom import make_ct_phantom
+    from napari_medground.session.autosave import Session
+    from napari_medground.synthetic.phantom import make_ct_phantom
 
     os.environ["MEDGROUND_DATA_DIR"] = str(tmp_path / "user-data")
     try:

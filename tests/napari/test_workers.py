@@ -10,7 +10,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_shutdown_joins_running_jobs_and_drops_their_results(qtbot):
-    from napari_medground.napari.workers import WorkerPool
+    from napari_medground.viewer.workers import WorkerPool
 
     pool = WorkerPool()
     started, cancel, seen, after = threading.Event(), threading.Event(), [], []
@@ -38,7 +38,7 @@ def test_shutdown_joins_running_jobs_and_drops_their_results(qtbot):
 
 
 def test_queued_jobs_never_start_after_shutdown(qtbot):
-    from napari_medground.napari.workers import WorkerPool
+    from napari_medground.viewer.workers import WorkerPool
 
     pool = WorkerPool()
     pool._pool.setMaxThreadCount(1)

@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..napari.display import XVFB_MARK, require_display, xvfb_command
+    from ..viewer.display import XVFB_MARK, require_display, xvfb_command
 
     if args.screenshot:
         cmd = xvfb_command([sys.executable, "-m", "napari_medground.cli", "demo", *_argv(args)])

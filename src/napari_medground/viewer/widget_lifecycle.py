@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class LifecycleHandlers:
-    """Mixed into :class:`~napari_medground.napari.widget.GroundingWidget`."""
+    """Mixed into :class:`~napari_medground.viewer.widget.GroundingWidget`."""
 
     def _own_workers(self) -> None:
         self.pool = WorkerPool()
