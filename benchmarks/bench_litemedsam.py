@@ -47,9 +47,9 @@ def _sync(device: str) -> None:
 def run(device: str, n_boxes: int, n_slices: int, batches: list[int]) -> dict:
     import torch
 
-    from napari_medground.models import litemedsam_infer as infer
-    from napari_medground.models import litemedsam_runtime as rt
-    from napari_medground.models.litemedsam import open_session
+    from napari_medground.models.litemedsam import infer as infer
+    from napari_medground.models.litemedsam import runtime as rt
+    from napari_medground.models.litemedsam.segment import open_session
 
     t0 = time.perf_counter()
     model = rt.load_model(device)

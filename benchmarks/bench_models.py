@@ -41,8 +41,8 @@ def naive_seconds(device: str, size: int) -> float:
     """Plain fp32 PyTorch MeshNet (default layout) on a ``size``^3 crop of t1_crop."""
     import torch
 
-    from napari_medground.models import brain_conform as bc
-    from napari_medground.models.meshnet import parse_spec, reference_module
+    from napari_medground.models.brain import conform as bc
+    from napari_medground.models.brain.meshnet import parse_spec, reference_module
     from napari_medground.models.registry import get_manifest, weights_path
     from napari_medground.models.weights import load_state_dict
     from napari_medground.study.nifti_io import read_nifti
@@ -67,7 +67,7 @@ def naive_seconds(device: str, size: int) -> float:
 
 def bench_brain(device: str, quick: bool, naive_size: int) -> dict:
     t0 = time.perf_counter()
-    from napari_medground.models.brain import clear_brain_cache, segment_brain
+    from napari_medground.models.brain.segment import clear_brain_cache, segment_brain
     from napari_medground.models.device import resolve_device
     from napari_medground.study.nifti_io import read_nifti
 
@@ -106,9 +106,9 @@ def bench_brain(device: str, quick: bool, naive_size: int) -> dict:
 # ------------------------------------------------------------------ LiteMedSAM
 def bench_litemedsam(device: str) -> dict:
     """LiteMedSAM embedding (uncached) and decoder (cached) times -- filled in when
-    ``napari_medground.models.litemedsam`` (built by another part of the project) exists."""
+    ``napari_medground.models.litemedsam.segment`` (built by another part of the project) exists."""
     try:
-        from napari_medground.models import litemedsam
+        from napari_medground.models.litemedsam import segment as litemedsam
     except ImportError as exc:
         return {"skipped": f"models/litemedsam.py not available ({exc})"}
     if not hasattr(litemedsam, "segment_box_2d"):

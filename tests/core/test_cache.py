@@ -76,10 +76,10 @@ def test_concurrent_callers_share_one_stored_value():
 
 
 def test_clear_all_empties_every_backend_cache():
-    import napari_medground.models.brain  # noqa: F401 - registers its cache
-    import napari_medground.models.ct_anatomy  # noqa: F401
-    import napari_medground.models.ct_organs  # noqa: F401
-    import napari_medground.models.litemedsam_runtime  # noqa: F401
+    import napari_medground.models.brain.segment  # noqa: F401 - registers its cache
+    import napari_medground.models.ct.anatomy  # noqa: F401
+    import napari_medground.models.ct.organs  # noqa: F401
+    import napari_medground.models.litemedsam.runtime  # noqa: F401
 
     names = {c.name for c in all_caches()}
     assert {"brain", "ct_anatomy", "ct_organs", "litemedsam_embeddings"} <= names

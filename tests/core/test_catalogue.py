@@ -159,8 +159,8 @@ def test_sanity_checks_volume_density_and_side_from_the_affine():
 def _canal_locator(study, entry, ctx) -> Located:
     """The spinal canal by HU rules: fluid-density voxels enclosed by bone in an axial slice."""
     from napari_medground.catalogue import classical_use
-    from napari_medground.models import ct_anatomy
-    from napari_medground.models.ct_anatomy_frame import fill_holes_2d, make_frame
+    from napari_medground.models.ct import anatomy as ct_anatomy
+    from napari_medground.models.ct.frame import fill_holes_2d, make_frame
 
     frame = make_frame(study)
     bone = np.asarray(frame.to_canonical(ct_anatomy.segment_bone(study)), bool)

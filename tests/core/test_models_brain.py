@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from napari_medground.errors import ModelUnavailable, QueryError
-from napari_medground.models import brain_conform as bc
-from napari_medground.models.brain import clear_brain_cache, segment_brain
-from napari_medground.models.meshnet import get_runner, parse_spec, reference_module
+from napari_medground.models.brain import conform as bc
+from napari_medground.models.brain.segment import clear_brain_cache, segment_brain
+from napari_medground.models.brain.meshnet import get_runner, parse_spec, reference_module
 from napari_medground.models.registry import get_manifest, weights_path
 from napari_medground.models.weights import load_state_dict
 from napari_medground.study.model import Study
@@ -189,7 +189,7 @@ def test_half_precision_on_cuda_agrees_with_fp32(t1):
 
 @pytest.mark.slow
 def test_prefetch_yields_to_a_foreground_finding_and_fills_the_cache(t1):
-    from napari_medground.models.brain import prefetch_brain
+    from napari_medground.models.brain.segment import prefetch_brain
 
     clear_brain_cache()
     fut = prefetch_brain(t1, "model5_gw_ae", device="cpu")
@@ -205,7 +205,7 @@ def test_prefetch_yields_to_a_foreground_finding_and_fills_the_cache(t1):
 
 def test_half_precision_path_keeps_the_labels(conformed):
     """The fp16 code path (CUDA's default) checked on the CPU: >= 99.5% of voxels agree."""
-    from napari_medground.models.meshnet import MeshNetRunner
+    from napari_medground.models.brain.meshnet import MeshNetRunner
 
     m = get_manifest("model21_104class")
     state = load_state_dict(weights_path(m), m.weights.format)
@@ -218,7 +218,7 @@ def test_half_precision_path_keeps_the_labels(conformed):
 
 def test_a_wrong_prior_grows_until_the_region_is_whole(t1, hippocampi, monkeypatch):
     """Start from a 12-voxel box inside the hippocampus: the ROI must grow to the same answer."""
-    import napari_medground.models.brain as brain
+    import napari_medground.models.brain.segment as brain
 
     seg, _ = hippocampi
     want = seg.mask("Left-Hippocampus")

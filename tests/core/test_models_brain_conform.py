@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_medground.models import brain_conform as bc
+from napari_medground.models.brain import conform as bc
 from napari_medground.study.model import Study
 from napari_medground.study.nifti_io import read_nifti
 from tests.data.shared import shared_path

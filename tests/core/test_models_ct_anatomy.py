@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from napari_medground.errors import ModelUnavailable
-from napari_medground.models import ct_anatomy as ca
-from napari_medground.models.ct_anatomy_frame import make_frame
+from napari_medground.models.ct import anatomy as ca
+from napari_medground.models.ct.frame import make_frame
 from napari_medground.synthetic.phantom import make_ct_phantom
 from napari_medground.study.model import Study
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_medground.models import ct_anatomy as ca
+from napari_medground.models.ct import anatomy as ca
 from napari_medground.study import load_study
 from tests.data.shared import shared_path
 

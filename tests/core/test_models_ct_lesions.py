@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_medground.models import ct_anatomy as ca
-from napari_medground.models.ct_lesions import LesionCandidate, lesion_candidates
+from napari_medground.models.ct import anatomy as ca
+from napari_medground.models.ct.lesions import LesionCandidate, lesion_candidates
 from napari_medground.synthetic.phantom import make_ct_phantom
 from napari_medground.study import load_study
 from tests.data.shared import shared_path

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_medground.models import ct_anatomy as ca
-from napari_medground.models.ct_lesions_mass import mass_candidates, touches_edge
+from napari_medground.models.ct import anatomy as ca
+from napari_medground.models.ct.lesions_mass import mass_candidates, touches_edge
 from napari_medground.reasoning import ground
 from napari_medground.result import FindingStatus
 from napari_medground.study import load_study

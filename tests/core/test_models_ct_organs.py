@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_medground.models.ct_organs import segment_organ
-from napari_medground.models.ct_organs_frame import Frame, Grid
+from napari_medground.models.ct.organs import segment_organ
+from napari_medground.models.ct.organs_frame import Frame, Grid
 from napari_medground.study.model import Study
 from tests.data.shared import shared_path
 

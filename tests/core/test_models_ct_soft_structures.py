@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_medground.models.ct_structures.gallbladder import locate_gallbladder
-from napari_medground.models.ct_structures.muscles import locate_psoas
-from napari_medground.models.ct_structures.pelvis import locate_bladder
-from napari_medground.models.ct_structures.vessels import locate_vessel
+from napari_medground.models.ct.structures.gallbladder import locate_gallbladder
+from napari_medground.models.ct.structures.muscles import locate_psoas
+from napari_medground.models.ct.structures.pelvis import locate_bladder
+from napari_medground.models.ct.structures.vessels import locate_vessel
 from napari_medground.study import Study
 from tests.core import ct_structures_cases as cases
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_medground.models.ct_anatomy_subcut import segment_subcutaneous_fat
+from napari_medground.models.ct.subcut import segment_subcutaneous_fat
 from napari_medground.synthetic.phantom import make_ct_phantom
 
 MUSCLE_WALL_MM = (138.0, 95.0)  # outer semi-axes of the phantom's muscle wall (phantom._draw_trunk)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_medground.models.ct_structures import locate_vertebra, spine_levels
+from napari_medground.models.ct.structures import locate_vertebra, spine_levels
 from napari_medground.study import Study
 from tests.core import ct_structures_cases as cases
 

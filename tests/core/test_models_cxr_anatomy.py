@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_medground.models.cxr_anatomy import CxrAnatomy, analyse_chest_xray
+from napari_medground.models.cxr.anatomy import CxrAnatomy, analyse_chest_xray
 from napari_medground.study import load_study
 from napari_medground.study.model import Study
 from tests.data.shared import shared_path

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from napari_medground.models.cxr_anatomy import analyse_chest_xray
+from napari_medground.models.cxr.anatomy import analyse_chest_xray
 from napari_medground.study.model import Study
 
 

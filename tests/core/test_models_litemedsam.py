@@ -10,8 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from napari_medground.models import litemedsam_runtime as rt  # noqa: E402
-from napari_medground.models.litemedsam import (  # noqa: E402
+from napari_medground.models.litemedsam import runtime as rt  # noqa: E402
+from napari_medground.models.litemedsam.segment import (  # noqa: E402
     BoxError,
     SamResult,
     segment_box_2d,

@@ -36,7 +36,7 @@ The locator contract
   the method (wrong modality). Do not import Qt or napari.
 * Registration happens at import: the registry imports the provider modules in
   ``PROVIDERS`` the first time a name is missing. A CT locator package adds its module
-  to its own ``__init__`` (``napari_medground.models.ct_structures`` is a provider).
+  to its own ``__init__`` (``napari_medground.models.ct.structures`` is a provider).
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 #: Modules that register locators when imported (a missing one is skipped).
 PROVIDERS = ("napari_medground.reasoning.locators_ct", "napari_medground.reasoning.locators_other",
-             "napari_medground.models.ct_structures")
+             "napari_medground.models.ct.structures")
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def build_ct_lesion(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step
         g.use_model(u)
     cands, lobe, weaker = [], None, 0
     if organ_mask is not None and organ_mask.any():
-        from ..models.ct_lesions import lesion_candidates
+        from ..models.ct.lesions import lesion_candidates
 
         from ..catalogue import classical_use
 
@@ -107,7 +107,7 @@ def build_ct_lesion(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step
         g.use_model(classical_use("ct_classical"))
     where = f"{lobe} part of the {organ_words}" if lobe else organ_words
     if organ_mask is not None and "lung" in plan.organ:
-        from ..models.ct_lesions_mass import touches_edge
+        from ..models.ct.lesions_mass import touches_edge
 
         if touches_edge(organ_mask):
             where += " (partial field of view: searched what is in view)"
@@ -123,7 +123,7 @@ def _with_masses(study, lung_mask, nodules):
     """Nodule candidates plus masses (over 3 cm) found in the lung's envelope, which takes
     in tumours against the mediastinum, hilum or chest wall that the lung mask leaves out;
     a nodule candidate inside a mass is the mass."""
-    from ..models.ct_lesions_mass import mass_candidates
+    from ..models.ct.lesions_mass import mass_candidates
 
     import dataclasses
 
@@ -237,7 +237,7 @@ def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kin
 
 def _refine(g: Grounding, step: Step, cand_mask: np.ndarray, box: Box, kind: str):
     """LiteMedSAM inside the box; the candidate mask stands when SAM disagrees grossly."""
-    from ..models.litemedsam import segment_box_3d
+    from ..models.litemedsam.segment import segment_box_3d
 
     window = (-600.0, 1500.0) if kind == "nodule" else (40.0, 400.0)
     try:

@@ -1,0 +1,119 @@
+"""Kidney localisation: soft-tissue islands in retroperitoneal fat beside the spine.
+
+A kidney's axial section is a compact soft-tissue blob (4-70 cm2) wrapped in perirenal
+fat, 2-13 cm lateral of the spine and level with or slightly in front of it; stacked
+over slices it makes a body 3-15 cm long. This holds with or without contrast (the
+parenchyma's density changes, the fat around it does not), so density is used only to
+tell soft tissue from fat and bone. The kidney's side is the patient's, from the
+canonical frame (axis 2 toward patient left).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .organs_frame import disk
+from .organs_locate import Abdomen
+
+SECTION_CM2 = (3.0, 45.0)  # axial section of an adult kidney (about 6 x 5 cm at most)
+LATERAL_MM = (20.0, 130.0)
+DEPTH_MM = (-55.0, 30.0)  # section centroid offset from the spine (bone) centre, + posterior
+MIN_FAT_RING = 0.35  # fraction of a 5 mm ring around the section that is fat
+STACK_LATERAL_MM = (35.0, 115.0)  # where a kidney's centre lies (hilum ~5 cm from the midline)
+STACK_DEPTH_MM = (-50.0, 25.0)  # kidneys lie level with the vertebral body
+MIN_LENGTH_MM = 20.0
+JOIN_GAP_MM = 45.0  # stacks this close in z and JOIN_XY_MM in plane are one kidney
+JOIN_XY_MM = 30.0
+VOLUME_ML = (15.0, 600.0)
+
+
+def find_kidney(ab: Abdomen, side: str, *, organ: str | None = None, keep_out: tuple[str, ...] = ()):
+    """The kidney candidate on the patient's ``side`` ("left" or "right"), outside the
+    candidates of the catalogue ids in ``keep_out`` (the entry's ``locator_args``)."""
+    from .organs_select import Candidate, find
+
+    organ = organ or f"kidney_{side}"
+    exclude = np.zeros(ab.hu.shape, dtype=bool)
+    for other in keep_out:
+        c = find(ab, other)
+        if c.mask is not None:
+            exclude |= c.mask
+    islands = _islands(ab, exclude, side)
+    best, why = _best_body(ab, islands)
+    if best is None:
+        return Candidate(organ, None, reason=f"no fat-wrapped soft-tissue body beside the spine on the "
+                                             f"patient's {side} ({why})")
+    vol = float(best.sum()) * ab.voxel_ml
+    return Candidate(organ, best, reason=f"soft-tissue body in the {side} perirenal fat ({vol:.0f} mL, "
+                                         f"median {float(np.median(ab.hu[best])):.0f} HU)",
+                     hu_median=float(np.median(ab.hu[best])))
+
+
+def _islands(ab: Abdomen, exclude: np.ndarray, side: str) -> np.ndarray:
+    """Per-slice sections that look like a kidney's (size, place, fat around)."""
+    from scipy import ndimage
+
+    sp = ab.spacing
+    sm = ab.hu
+    inplane = disk(4.0, sp[1:])
+    bone = ndimage.binary_dilation(sm >= 300.0, disk(4.0, sp[1:]))
+    inner = ndimage.binary_erosion(ab.body, disk(10.0, sp[1:]))
+    soft = (sm > -20.0) & (sm < 300.0) & inner & ~bone & ~ndimage.binary_dilation(exclude, disk(2.0, sp[1:]))
+    soft = ndimage.binary_opening(soft, inplane)
+    fat = (sm < -40.0) & (sm > -300.0)
+    flat = np.zeros((3, 3, 3), dtype=bool)
+    flat[1] = ndimage.generate_binary_structure(2, 1)  # components within each slice
+    lab, n = ndimage.label(soft, structure=flat)
+    if n == 0:
+        return np.zeros_like(soft)
+    idx = np.arange(1, n + 1)
+    area_cm2 = ndimage.sum(soft, lab, idx) * sp[1] * sp[2] / 100.0
+    cz, cy, cx = (np.asarray(v) for v in zip(*ndimage.center_of_mass(soft, lab, idx)))
+    zi = np.clip(np.rint(cz).astype(int), 0, sm.shape[0] - 1)
+    sign = 1.0 if side == "left" else -1.0
+    lateral = sign * (cx - ab.spine_yx[zi, 1]) * sp[2]
+    depth = (cy - ab.spine_yx[zi, 0]) * sp[1]
+    ring_lab = ndimage.grey_dilation(lab, footprint=disk(5.0, sp[1:]))
+    ring_lab[lab > 0] = 0
+    ring_n = np.bincount(ring_lab.ravel(), minlength=n + 1)[1:]
+    ring_fat = np.bincount(ring_lab[fat], minlength=n + 1)[1:]
+    fat_frac = ring_fat / np.maximum(ring_n, 1)
+    ok = ((area_cm2 >= SECTION_CM2[0]) & (area_cm2 <= SECTION_CM2[1])
+          & (lateral >= LATERAL_MM[0]) & (lateral <= LATERAL_MM[1])
+          & (depth >= DEPTH_MM[0]) & (depth <= DEPTH_MM[1]) & (fat_frac >= MIN_FAT_RING))
+    keep = np.zeros(n + 1, dtype=bool)
+    keep[1:] = ok
+    return keep[lab]
+
+
+def _best_body(ab: Abdomen, islands: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """The stack of sections most like a kidney (long in z, of kidney volume, level with
+    the spine), joined with stacks right above or below it (a kidney broken where it
+    touches the liver or at its hilum)."""
+    from scipy import ndimage
+
+    lab, n = ndimage.label(islands)
+    if n == 0:
+        return None, "no candidate section"
+    stacks = []
+    for i, sl in enumerate(ndimage.find_objects(lab), start=1):
+        part = lab[sl] == i
+        vol = float(part.sum()) * ab.voxel_ml
+        cz, cy, cx = (c + s.start for c, s in zip(ndimage.center_of_mass(part), sl))
+        sy, sx = ab.spine_yx[int(round(cz))]
+        lateral, depth = abs(cx - sx) * ab.spacing[2], (cy - sy) * ab.spacing[1]
+        if (VOLUME_ML[0] <= vol <= VOLUME_ML[1] and STACK_LATERAL_MM[0] <= lateral <= STACK_LATERAL_MM[1]
+                and STACK_DEPTH_MM[0] <= depth <= STACK_DEPTH_MM[1]):
+            stacks.append((i, sl[0].start, sl[0].stop - 1, vol, np.array([cy, cx]) * ab.spacing[1:],
+                           vol / (sl[0].stop - sl[0].start)))  # last: mean volume per slice
+    long = [t for t in stacks if (t[2] - t[1] + 1) * ab.spacing[0] >= MIN_LENGTH_MM]
+    if not long:
+        return None, f"no stack of sections at least {MIN_LENGTH_MM:.0f} mm long"
+    best = max(long, key=lambda t: (t[2] - t[1] + 1) * t[3])  # the longest, fullest stack
+    keep, z0, z1, vol = [best[0]], best[1], best[2], best[3]
+    for t in sorted(stacks, key=lambda t: -t[3]):
+        gap = max(t[1] - z1, z0 - t[2]) * ab.spacing[0]
+        if (t[0] != best[0] and gap <= JOIN_GAP_MM and np.linalg.norm(t[4] - best[4]) <= JOIN_XY_MM
+                and t[5] <= 1.5 * best[5] and vol + t[3] <= VOLUME_ML[1]):
+            keep.append(t[0])
+            z0, z1, vol = min(z0, t[1]), max(z1, t[2]), vol + t[3]
+    return np.isin(lab, keep), ""

@@ -1,0 +1,274 @@
+"""LiteMedSAM box prompts: a box on a 2D image or a volume -> a mask on the study grid.
+
+Coordinates: boxes are :class:`~napari_medground.result.Box` in array indices,
+inclusive; (row, col) for a 2D study, (z, y, x) for a volume, where the slice plane is
+the array's last two axes (y, x) whatever the patient orientation. Masks are boolean
+arrays with ``study.array.shape``.
+
+Image embeddings are cached (``litemedsam_runtime.EMBEDDINGS``, keyed by study
+fingerprint, weights sha256, slice, window, device and precision), so a second box on a slice already
+seen costs only the prompt encoder and mask decoder.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ...errors import MedgroundError
+from ...progress import CancelFn, ProgressFn, check_cancel, report
+from ...result import Box, ModelUse
+from .infer import Session
+from .runtime import INPUT_SIZE, MODEL_NAME, load_model, resolve_window
+
+log = logging.getLogger(__name__)
+
+Box2D = tuple[int, int, int, int]  # (row0, col0, row1, col1), inclusive
+
+
+class BoxError(MedgroundError, ValueError):
+    """A box prompt that does not fit the study (outside it, wrong dimension, inverted)."""
+
+
+@dataclass(frozen=True)
+class PropagationLimits:
+    """When slice-by-slice propagation stops (the slice that fails is not kept).
+
+    ``min_iou``: predicted IoU below this; ``max_iou_drop``: IoU this much below the
+    first slice's; ``max_growth``: area more than this times the previous slice's;
+    ``min_coverage``: less than this fraction of the new mask lies within the previous
+    mask dilated by the box padding (a leak into a neighbour); ``max_mean_shift``: mean
+    intensity differs from the first slice's by more than this fraction of the window
+    (the mask moved onto other tissue); ``min_pixels``: the mask has vanished.
+    """
+
+    min_iou: float = 0.5
+    max_iou_drop: float = 0.2
+    max_mean_shift: float = 0.25
+    max_growth: float = 1.8
+    min_coverage: float = 0.7
+    min_pixels: int = 4
+
+
+@dataclass(frozen=True)
+class SamResult:
+    """A LiteMedSAM mask on the study grid.
+
+    ``iou_by_slice`` maps the slice index (first array axis; 0 for a 2D study) to the
+    model's predicted IoU there; ``slices_encoded`` counts encoder runs, ``cache_hits``
+    the slices whose embedding came from the cache; ``notes`` says why propagation stopped.
+    """
+
+    mask: np.ndarray
+    iou_by_slice: dict[int, float]
+    model: ModelUse
+    slices_encoded: int
+    cache_hits: int
+    notes: tuple[str, ...] = ()
+
+
+def open_session(study: Any, *, window: Any = None, device: str = "auto") -> Session:
+    """A LiteMedSAM session on a study: the model on ``device`` and the intensity window."""
+    lo, hi = resolve_window(study.array, study.modality, window)
+    return Session(model=load_model(device), study=study, lo=lo, hi=hi)
+
+
+def model_use(session: Session) -> ModelUse:
+    """The ModelUse record of what a session did (time spent in the network)."""
+    m = session.model
+    return ModelUse(name=MODEL_NAME, version=m.version, sha256=m.sha256, device=m.device,
+                    seconds=session.seconds, precision=m.precision)
+
+
+def segment_box_2d(study: Any, box: Box, *, window: Any = None, device: str = "auto") -> SamResult:
+    """Segment the object in a box on a 2D study.
+
+    Parameters
+    ----------
+    study : Study
+        A 2D study (rows, cols).
+    box : Box
+        (row, col) array indices, inclusive.
+    window : (level, width) | str | None
+        Intensity window; None: soft tissue for CT, 0.5-99.5 percentiles otherwise.
+
+    Raises
+    ------
+    BoxError
+        The study is not 2D or the box lies outside it.
+    """
+    if study.array.ndim != 2:
+        raise BoxError(f"{study.name}: segment_box_2d needs a 2D study, got shape {study.shape}; "
+                       "use segment_box_3d")
+    b = _clip_box(box, study.shape, study.name)
+    session = open_session(study, window=window, device=device)
+    mask, iou = session.segment(None, (b[0][0], b[0][1], b[1][0], b[1][1]))
+    return SamResult(mask=mask, iou_by_slice={0: iou}, model=model_use(session),
+                     slices_encoded=session.encoded, cache_hits=session.cache_hits)
+
+
+def segment_box_3d(study: Any, box: Box, *, window: Any = None, device: str = "auto",
+                   progress: ProgressFn = None, cancel: CancelFn = None,
+                   limits: PropagationLimits = PropagationLimits()) -> SamResult:
+    """Segment the object in a box on a volume, slice by slice in the (y, x) plane.
+
+    A box on one slice (``box.min_voxel[0] == box.max_voxel[0]``) is segmented there and
+    propagated in both directions, each slice prompted by the previous slice's mask box
+    (padded by 3 pixels of the 256-pixel network input), until the mask vanishes or a
+    guard in ``limits`` trips. A box over several slices is segmented from its middle
+    slice outwards the same way, but only within its slice range and its (y, x) extent.
+    """
+    if study.array.ndim != 3:
+        raise BoxError(f"{study.name}: segment_box_3d needs a 3D study, got shape {study.shape}; "
+                       "use segment_box_2d")
+    (z0, y0, x0), (z1, y1, x1) = _clip_box(box, study.shape, study.name)
+    session = open_session(study, window=window, device=device)
+    if z1 > z0:
+        mask, ious, notes = _segment_range(session, range(z0, z1 + 1), (y0, x0, y1, x1),
+                                           progress=progress, cancel=cancel)
+    else:
+        mask, ious, notes = propagate(session, z0, (y0, x0, y1, x1), range(study.shape[0]),
+                                      bound=(0, 0, study.shape[1] - 1, study.shape[2] - 1), limits=limits,
+                                      progress=progress, cancel=cancel)
+    return SamResult(mask=mask, iou_by_slice=ious, model=model_use(session),
+                     slices_encoded=session.encoded, cache_hits=session.cache_hits, notes=tuple(notes))
+
+
+# Inside a clinician's box every slice belongs to the object: only a vanishing or leaking
+# mask stops the walk, not the model's confidence.
+RANGE_LIMITS = PropagationLimits(min_iou=0.0, max_iou_drop=1.0, max_mean_shift=1.0, max_growth=3.0,
+                                 min_coverage=0.3)
+MAX_ANCHORS = 5
+
+
+def _segment_range(session: Session, zs: range, box: Box2D, *, progress: ProgressFn = None,
+                   cancel: CancelFn = None) -> tuple[np.ndarray, dict[int, float], list[str]]:
+    """A box over several slices: walk from a few anchor slices and keep the best walk.
+
+    The box is the object's 3D extent, so on most slices it is looser than the object's
+    section there and the model may take in neighbouring tissue. Each anchor slice is
+    prompted with the box and the walk tightens the box from slice to slice; the walk
+    whose masks the model rates best (mean predicted IoU) is kept. Embeddings are
+    cached, so extra anchors cost only decoder runs.
+    """
+    n = min(MAX_ANCHORS, len(zs))
+    anchors = sorted({zs[int(round(k * (len(zs) - 1) / max(1, n - 1)))] for k in range(n)})
+    best, best_score = None, -1.0
+    for k, a in enumerate(anchors):
+        report(progress, k / len(anchors), f"LiteMedSAM: walk {k + 1}/{len(anchors)} from slice {a}")
+        vol, ious, notes = propagate(session, a, box, zs, bound=box, limits=RANGE_LIMITS, cancel=cancel)
+        score = float(np.mean(list(ious.values()))) if ious else 0.0
+        if score > best_score:
+            best, best_score = (vol, ious, notes + [f"anchor slice {a} (mean predicted IoU {score:.2f})"]), score
+    return best
+
+
+def box_padding(shape: tuple[int, int]) -> int:
+    """Pixels added around a mask's box for the next slice: 3 px of the 256 input."""
+    return max(1, int(round(3 * max(shape) / INPUT_SIZE)))
+
+
+def propagate(session: Session, start: int, box: Box2D, zs: range, *, bound: Box2D,
+              limits: PropagationLimits = PropagationLimits(), progress: ProgressFn = None,
+              cancel: CancelFn = None) -> tuple[np.ndarray, dict[int, float], list[str]]:
+    """Segment slice ``start`` with ``box``, then walk up and down ``zs`` (see segment_box_3d)."""
+    vol = np.zeros(session.study.shape, dtype=bool)
+    seed, iou = session.segment(start, box)
+    notes: list[str] = []
+    if seed.sum() < limits.min_pixels:
+        notes.append(f"slice {start}: no object found in the box")
+        return vol, {}, notes
+    vol[start] = seed
+    ious = {start: iou}
+    ref = (iou, mean_unit(session, start, seed))
+    total = max(1, len(zs) - 1)
+    done = 0
+    for step in (1, -1):
+        prev = seed
+        z = start + step
+        while z in zs:
+            check_cancel(cancel, "LiteMedSAM propagation")
+            nbox = _padded_box(prev, box_padding(prev.shape), bound)
+            cur, iou = session.segment(z, nbox)
+            cur &= box_mask_2d(prev.shape, nbox)
+            why = stop_reason(prev, cur, iou, limits) or drift_reason(session, z, cur, iou, ref, limits)
+            if why:
+                notes.append(f"slice {z}: stopped ({why})")
+                break
+            vol[z], ious[z], prev = cur, iou, cur
+            done += 1
+            report(progress, done / total, f"LiteMedSAM slice {z} (IoU {iou:.2f})")
+            z += step
+    return vol, ious, notes
+
+
+def stop_reason(prev: np.ndarray, cur: np.ndarray, iou: float, limits: PropagationLimits,
+                reach: int | None = None) -> str:
+    """Why the walk stops at a slice whose mask is ``cur`` ("" when it goes on).
+
+    ``reach``: pixels by which the previous mask is dilated for the coverage check
+    (default: the box padding).
+    """
+    from scipy import ndimage
+
+    area = int(cur.sum())
+    if area < limits.min_pixels:
+        return "mask vanished"
+    if iou < limits.min_iou:
+        return f"predicted IoU {iou:.2f} < {limits.min_iou}"
+    prev_area = int(prev.sum())
+    if area > limits.max_growth * prev_area + limits.min_pixels:
+        return f"area grew {area / max(prev_area, 1):.1f}x"
+    grown = ndimage.binary_dilation(prev, iterations=reach or box_padding(prev.shape))
+    coverage = float((cur & grown).sum()) / area
+    if coverage < limits.min_coverage:
+        return f"only {coverage:.0%} of the mask near the previous slice's"
+    return ""
+
+
+def mean_unit(session: Session, z: int, mask: np.ndarray) -> float:
+    """Mean intensity inside a slice mask, on the window's 0..1 scale."""
+    vals = np.asarray(session.study.array[z][mask], dtype=np.float64)
+    return float(np.clip((vals - session.lo) / (session.hi - session.lo), 0.0, 1.0).mean())
+
+
+def drift_reason(session: Session, z: int, cur: np.ndarray, iou: float, ref: tuple[float, float],
+                 limits: PropagationLimits) -> str:
+    """Why the mask no longer looks like the first slice's (IoU fell, density moved), or ""."""
+    if iou < ref[0] - limits.max_iou_drop:
+        return f"predicted IoU {iou:.2f} fell from {ref[0]:.2f}"
+    shift = abs(mean_unit(session, z, cur) - ref[1])
+    if shift > limits.max_mean_shift:
+        return f"mean intensity moved {shift:.0%} of the window from the first slice"
+    return ""
+
+
+def _padded_box(mask: np.ndarray, pad: int, bound: Box2D) -> Box2D:
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return (max(bound[0], int(rows[0]) - pad), max(bound[1], int(cols[0]) - pad),
+            min(bound[2], int(rows[-1]) + pad), min(bound[3], int(cols[-1]) + pad))
+
+
+def box_mask_2d(shape: tuple[int, int], box: Box2D) -> np.ndarray:
+    """A (rows, cols) mask that is True inside the inclusive box (r0, c0, r1, c1)."""
+    m = np.zeros(shape, dtype=bool)
+    m[box[0]:box[2] + 1, box[1]:box[3] + 1] = True
+    return m
+
+
+def _clip_box(box: Box, shape: tuple[int, ...], name: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The box clipped to the array, or BoxError when it has the wrong size or misses it."""
+    lo, hi = tuple(box.min_voxel), tuple(box.max_voxel)
+    if len(lo) != len(shape) or len(hi) != len(shape):
+        raise BoxError(f"{name}: box {lo}-{hi} has {len(lo)} coordinates, the study has {len(shape)} axes "
+                       f"(shape {shape})")
+    if any(a > b for a, b in zip(lo, hi)):
+        raise BoxError(f"{name}: box min {lo} exceeds max {hi}; give (min, max) per axis, inclusive")
+    if any(b < 0 or a > s - 1 for a, b, s in zip(lo, hi, shape)):
+        raise BoxError(f"{name}: box {lo}-{hi} lies outside the image (shape {shape})")
+    lo_c = tuple(max(0, int(a)) for a in lo)
+    hi_c = tuple(min(s - 1, int(b)) for b, s in zip(hi, shape))
+    return lo_c, hi_c
