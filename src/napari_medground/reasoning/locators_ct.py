@@ -29,7 +29,7 @@ def _classical(entry: Any, mask: np.ndarray | None, seconds: float, confidence: 
 
 @register_locator("ct.body")
 def locate_body(study: Any, entry: Any, ctx: LocateContext) -> Located:
-    from ..models.ct import anatomy as ct_anatomy
+    from ..models import ct as ct_anatomy
 
     with Timer() as t:
         mask = ct_anatomy.segment_body(study)
@@ -38,7 +38,7 @@ def locate_body(study: Any, entry: Any, ctx: LocateContext) -> Located:
 
 @register_locator("ct.bone")
 def locate_bone(study: Any, entry: Any, ctx: LocateContext) -> Located:
-    from ..models.ct import anatomy as ct_anatomy
+    from ..models import ct as ct_anatomy
 
     with Timer() as t:
         mask = ct_anatomy.segment_bone(study)
@@ -47,7 +47,7 @@ def locate_bone(study: Any, entry: Any, ctx: LocateContext) -> Located:
 
 @register_locator("ct.fat")
 def locate_fat(study: Any, entry: Any, ctx: LocateContext) -> Located:
-    from ..models.ct import anatomy as ct_anatomy
+    from ..models import ct as ct_anatomy
 
     with Timer() as t:
         mask = ct_anatomy.segment_fat(study)
@@ -66,7 +66,7 @@ def locate_subcutaneous_fat(study: Any, entry: Any, ctx: LocateContext) -> Locat
 @register_locator("ct.lungs")
 def locate_lung(study: Any, entry: Any, ctx: LocateContext) -> Located:
     """One lung, by the entry's side (patient side from the affine)."""
-    from ..models.ct import anatomy as ct_anatomy
+    from ..models import ct as ct_anatomy
 
     with Timer() as t:
         lungs = ct_anatomy.segment_lungs(study)
@@ -76,7 +76,7 @@ def locate_lung(study: Any, entry: Any, ctx: LocateContext) -> Located:
 
 @register_locator("ct.airways")
 def locate_airways(study: Any, entry: Any, ctx: LocateContext) -> Located:
-    from ..models.ct import anatomy as ct_anatomy
+    from ..models import ct as ct_anatomy
 
     with Timer() as t:
         lungs = ct_anatomy.segment_lungs(study)
@@ -86,7 +86,7 @@ def locate_airways(study: Any, entry: Any, ctx: LocateContext) -> Located:
 @register_locator("ct.organ")
 def locate_organ(study: Any, entry: Any, ctx: LocateContext) -> Located:
     """Watershed localisation (rules) refined by LiteMedSAM: both algorithms are credited."""
-    from ..models.ct.organs import segment_organ
+    from ..models.ct import segment_organ
 
     with Timer() as t:
         org = segment_organ(study, entry.id, device=ctx.device, progress=ctx.progress, cancel=ctx.cancel)

@@ -22,7 +22,7 @@ BRAIN_MODEL = "model21_104class"
 def locate_brain_region(study: Any, entry: Any, ctx: LocateContext) -> Located:
     """The MeshNet 104-region labels of the entry's term and side (vocabulary label map)."""
     from ..language import vocabulary
-    from ..models.brain.segment import segment_brain
+    from ..models.brain import segment_brain
 
     names = tuple(vocabulary.backend_labels(entry.terms[0], entry.side, "meshnet104")) if entry.terms else ()
     if not names:
@@ -41,7 +41,7 @@ def locate_brain_region(study: Any, entry: Any, ctx: LocateContext) -> Located:
 def locate_cxr(study: Any, entry: Any, ctx: LocateContext) -> Located:
     """Lung field, heart shadow or thorax (both lung fields) of a frontal chest radiograph;
     ``locator_args["part"]`` is "lung_left", "lung_right", "heart" or "thorax"."""
-    from ..models.cxr.anatomy import analyse_chest_xray
+    from ..models.cxr import analyse_chest_xray
 
     with Timer() as t:
         cxr = analyse_chest_xray(study, device=ctx.device)

@@ -59,7 +59,7 @@ def _locate_step(g: Grounding, finding: Finding, plan: Plan, names: tuple[str, .
 
     def run(g: Grounding, step: Step) -> None:
         from ..measure import bounding_box
-        from ..models.brain.segment import segment_brain
+        from ..models.brain import segment_brain
 
         seg = segment_brain(g.study, MODEL, regions=None if whole_brain else list(names), device=g.options.device,
                             progress=g.options.progress, cancel=g.options.cancel)

@@ -94,7 +94,7 @@ def build_ct_lesion(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step
         g.use_model(u)
     cands, lobe, weaker = [], None, 0
     if organ_mask is not None and organ_mask.any():
-        from ..models.ct.lesions import lesion_candidates
+        from ..models.ct import lesion_candidates
 
         from ..catalogue import classical_use
 
@@ -237,7 +237,7 @@ def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kin
 
 def _refine(g: Grounding, step: Step, cand_mask: np.ndarray, box: Box, kind: str):
     """LiteMedSAM inside the box; the candidate mask stands when SAM disagrees grossly."""
-    from ..models.litemedsam.segment import segment_box_3d
+    from ..models.litemedsam import segment_box_3d
 
     window = (-600.0, 1500.0) if kind == "nodule" else (40.0, 400.0)
     try:

@@ -31,7 +31,7 @@ def build_prompt(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step, b
     loc = g.add_step(StepKind.LOCATE, "Box drawn by the clinician", inputs=[parse.id], run=locate, finding=f)
 
     def compute(g: Grounding, step: Step):
-        from ..models.litemedsam import segment as litemedsam
+        from ..models import litemedsam
 
         b = g.boxes.get(loc.id) or box
         if g.study.is_2d:

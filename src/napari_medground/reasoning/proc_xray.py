@@ -24,7 +24,7 @@ from .planner import Plan
 def _anatomy_step(g: Grounding, f, plan: Plan, parse: Step, title: str) -> Step:
     def run(g: Grounding, step: Step) -> None:
         from ..measure import bounding_box
-        from ..models.cxr.anatomy import analyse_chest_xray
+        from ..models.cxr import analyse_chest_xray
 
         from ..catalogue import classical_use
         from ..catalogue.locators import Timer
@@ -64,7 +64,7 @@ def build_cxr_heart(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step
     seg = add_segment_step(g, f, loc, "Outline the heart shadow", compute)
 
     def widths(g: Grounding, mask: np.ndarray):
-        from ..models.cxr.widths import cardiothoracic_ratio
+        from ..models.cxr import cardiothoracic_ratio
 
         cxr = g.values["cxr"]
         hw, tw = cxr.heart_width, cxr.thorax_width

@@ -60,7 +60,7 @@ def warm_up(device: str = "auto", box_model: bool = False) -> str:
     dev = resolve_device(device)
     parse("right lung")  # loads the vocabulary
     if box_model:
-        from ..models.litemedsam.runtime import load_model
+        from ..models.litemedsam import load_model
 
         load_model(dev)
     return dev

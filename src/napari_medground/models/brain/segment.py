@@ -1,8 +1,8 @@
 """Brain MRI segmentation with the brainchop MeshNet models, exact and fast.
 
 ``segment_brain(study, "model21_104class", regions=["Left-Hippocampus"])`` conforms the
-T1 study to the model grid (``brain_conform.py``), runs the network only on a region of
-interest around the requested regions (``brain_roi.py`` gives the prior; the ROI grows
+T1 study to the model grid (``conform.py``), runs the network only on a region of
+interest around the requested regions (``roi.py`` gives the prior; the ROI grows
 until no requested region touches its border, so the labels are those of a full run),
 and maps the labels back to the study grid by nearest neighbour. ``regions=None`` runs
 the brain's box (every label; ``whole_volume=True`` computes all 256^3 voxels). Results

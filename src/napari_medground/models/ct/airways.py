@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .frame import disk_mm
+from .geometry import disk_mm
 
 PURE_AIR_MARGIN_HU = 100.0  # up to air + 100 HU counts as the inside of an airway
 MAX_OFF_MIDLINE_MM = 25.0  # the trachea runs within ~2.5 cm of the midline

@@ -19,9 +19,18 @@ import numpy as np
 
 from ...cache import Signature, StudyCache
 from ...errors import ModelUnavailable
-from .body import TISSUE_HU, body_mask_canonical
-from .frame import Frame, ball_mm, make_frame, per_slice, smooth_mm
-from .scale import block_mean, coarse_factors, refine
+from .geometry import (
+    TISSUE_HU,
+    Frame,
+    ball_mm,
+    block_mean,
+    body_mask_canonical,
+    coarse_factors,
+    make_frame,
+    per_slice,
+    refine,
+    smooth_mm,
+)
 
 log = logging.getLogger(__name__)
 

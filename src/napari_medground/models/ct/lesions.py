@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...result import Box
-from .frame import ball_mm, crop_box, make_frame, smooth_mm
+from .geometry import ball_mm, crop_box, make_frame, smooth_mm
 
 log = logging.getLogger(__name__)
 

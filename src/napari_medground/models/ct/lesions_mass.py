@@ -25,7 +25,7 @@ import logging
 
 import numpy as np
 
-from .frame import ball_mm, crop_box, make_frame, smooth_mm
+from .geometry import ball_mm, crop_box, make_frame, smooth_mm
 
 log = logging.getLogger(__name__)
 SOFT_TISSUE_HU = 40.0

@@ -36,8 +36,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .airways import find_airways
-from .body import air_reference_hu, midline_x
-from .frame import ball_mm, crop_box, disk_mm, fill_holes_2d, per_slice, smooth_mm
+from .geometry import (
+    air_reference_hu,
+    ball_mm,
+    crop_box,
+    disk_mm,
+    fill_holes_2d,
+    midline_x,
+    per_slice,
+    smooth_mm,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +127,7 @@ def refine_lungs(parts: LungParts, factors, hu: np.ndarray) -> LungParts:
     full resolution with the rules' own edge threshold; enclosed vessels filled)."""
     from scipy import ndimage as ndi
 
-    from .scale import refine, upsample
+    from .geometry import refine, upsample
 
     airways = upsample(parts.airways, factors, hu.shape)
     blocked = airways | upsample(ndi.binary_dilation(parts.gas), factors, hu.shape)

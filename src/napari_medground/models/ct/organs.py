@@ -3,11 +3,11 @@
 ``segment_organ(study, organ)`` returns the organ's mask on the study grid with a
 confidence and the method in words for the reasoning panel. Three stages:
 
-1. classical localisation (:mod:`ct_organs_locate`, :mod:`ct_organs_select`) on a
+1. classical localisation (:mod:`organs_locate`, :mod:`organs_select`) on a
    coarse canonical grid (axes toward patient S, P, L found from the affine; patient
    left/right always from the affine in LPS, never from array position);
 2. LiteMedSAM refinement on axial slices, prompted by the candidate's per-slice boxes
-   (:mod:`ct_organs_refine`);
+   (:mod:`organs_refine`);
 3. a cross-check: Dice between the two methods and the model's predicted IoU give the
    confidence. An organ that is not found gives ``mask=None``, confidence 0 and the reason.
 """
@@ -24,14 +24,15 @@ from ...cache import Signature, StudyCache
 from ...measure import dice
 from ...progress import CancelFn, ProgressFn, check_cancel, report, sub_progress
 from ...result import ModelUse
-from .organs_frame import Frame, Grid
+from .geometry import Grid
+from .geometry import OrganFrame as Frame
 from .organs_locate import Abdomen, analyse_abdomen
 from .organs_select import find, organs
 
 log = logging.getLogger(__name__)
 
 _ABDOMEN_CACHE = StudyCache("ct_organs", max_items=2,
-                            # each caller gets its own Abdomen: ct_organs_select.find fills ab.candidates
+                            # each caller gets its own Abdomen: organs_select.find fills ab.candidates
                             copy=lambda v: (v[0], v[1], replace(v[2], candidates=dict(v[2].candidates)), v[3]))
 
 

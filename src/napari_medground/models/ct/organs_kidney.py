@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .organs_frame import disk
+from .geometry import disk
 from .organs_locate import Abdomen
 
 SECTION_CM2 = (3.0, 45.0)  # axial section of an adult kidney (about 6 x 5 cm at most)

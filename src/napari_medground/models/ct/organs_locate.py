@@ -1,6 +1,6 @@
 """Classical localisation of abdominal organs on CT (coarse canonical grid, HU rules).
 
-All arrays here are on the coarse canonical grid of :mod:`ct_organs_frame` (axes toward
+All arrays here are on the coarse canonical grid of :mod:`organs_frame` (axes toward
 patient Superior, Posterior, Left; about 2 mm voxels). Positions are compared with the
 spine (a patient landmark), never with array halves alone.
 
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .organs_frame import ball, body_mask, largest_component
+from .geometry import ball, largest_component
+from .geometry import body_mask_per_slice as body_mask
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class Abdomen:
     cores: np.ndarray  # core labels (same numbering)
     regions: list[Region] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    candidates: dict = field(default_factory=dict)  # organ -> Candidate, filled by ct_organs_select.find
+    candidates: dict = field(default_factory=dict)  # organ -> Candidate, filled by organs_select.find
 
     @property
     def voxel_ml(self) -> float:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ...progress import CancelFn, ProgressFn, check_cancel, report
-from .organs_frame import largest_component
+from .geometry import largest_component
 from ...measure import dice
 from ..litemedsam.segment import box_mask_2d, box_padding, model_use, open_session
 

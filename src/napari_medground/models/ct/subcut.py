@@ -3,13 +3,13 @@
 Subcutaneous adipose tissue is the fat between the skin and the muscle wall. Per axial
 slice of the canonical view (:mod:`.frame`, axes toward S, P, L):
 
-1. the body (:func:`ct_anatomy.segment_body`) without a ``SKIN_MM`` rim (skin and
+1. the body (:func:`anatomy.segment_body`) without a ``SKIN_MM`` rim (skin and
    dermis, 1.5-4 mm: Laurent 2007, Skin Res Technol 13:8) is searched for tissue that is
    not fat (muscle, organs, bone, the filled-in lungs);
 2. that tissue, opened by ``SEPTUM_MM`` (drops fibrous septa and superficial vessels in
    the fat) and closed by ``WALL_GAP_MM`` (bridges gaps in a thin muscle wall, keeps the
    intermuscular fat inside), then filled, is the "core" inside the muscle wall;
-3. subcutaneous fat = fat (-190..-30 HU, :func:`ct_anatomy.segment_fat`) outside the core.
+3. subcutaneous fat = fat (-190..-30 HU, :func:`anatomy.segment_fat`) outside the core.
 
 Radii are in mm, so the rule is the same at 0.5 and 5 mm voxels. The mask is returned on
 the study grid (bool, read-only, cached per study).
@@ -48,7 +48,7 @@ def _slice_subcutaneous(body: np.ndarray, fat: np.ndarray, spacing_yx) -> np.nda
     """One axial slice: fat between the skin and the closed outline of the muscle wall."""
     from scipy import ndimage as ndi
 
-    from .frame import disk_mm
+    from .geometry import disk_mm
 
     pad = int(np.ceil(WALL_GAP_MM / min(spacing_yx))) + 2
     b = np.pad(body, pad)

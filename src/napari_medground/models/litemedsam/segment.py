@@ -5,7 +5,7 @@ inclusive; (row, col) for a 2D study, (z, y, x) for a volume, where the slice pl
 the array's last two axes (y, x) whatever the patient orientation. Masks are boolean
 arrays with ``study.array.shape``.
 
-Image embeddings are cached (``litemedsam_runtime.EMBEDDINGS``, keyed by study
+Image embeddings are cached (``runtime.EMBEDDINGS``, keyed by study
 fingerprint, weights sha256, slice, window, device and precision), so a second box on a slice already
 seen costs only the prompt encoder and mask decoder.
 """

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..body import body_mask_canonical
-from ..frame import make_frame
+from ..geometry import body_mask_canonical, make_frame
 from .result import StructureResult, not_assessable
 
 LUNG_HU = -400.0

@@ -91,7 +91,7 @@ def _propagate(muscle: np.ndarray, seeds: np.ndarray, z_l5, z_top: int, sp) -> n
     neighbour it touches), and stops when little overlaps."""
     from scipy import ndimage as ndi
 
-    from ..frame import disk_mm
+    from ..geometry import disk_mm
 
     opened = np.zeros_like(muscle)
     disk = disk_mm(OPEN_MM, sp[1:])

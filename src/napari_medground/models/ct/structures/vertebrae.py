@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..body import body_mask_canonical, midline_x
-from ..frame import Frame, disk_mm, make_frame, smooth_mm
+from ..geometry import Frame, body_mask_canonical, disk_mm, make_frame, midline_x, smooth_mm
 from .result import StructureResult, not_assessable
 from .spine_column import (BONE_HU, Column, core_box, disc_score, find_column, find_discs,
                            sacral_slices, sacrum_top)
