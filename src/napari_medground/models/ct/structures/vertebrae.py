@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ....cache import Signature, StudyCache
 from ..geometry import Frame, body_mask_canonical, disk_mm, make_frame, midline_x, smooth_mm
 from .result import StructureResult, not_assessable
 from .spine_column import (BONE_HU, Column, core_box, disc_score, find_column, find_discs,
@@ -56,18 +57,13 @@ class SpineLevels:
     bounds: tuple[tuple[int, int], ...] = ()  # canonical (z_lo, z_hi) per name, disc to disc
 
 
-_CACHE: dict[int, SpineLevels] = {}
+_CACHE = StudyCache("ct_vertebrae", max_items=1)
 
 
 def spine_levels(study) -> SpineLevels:
-    """Locate and number the vertebrae of a CT study (cached per study object)."""
-    key = id(study)
-    if key in _CACHE and _CACHE[key].frame.shape3 == tuple(study.array.shape):
-        return _CACHE[key]
-    out = _spine_levels(study)
-    _CACHE.clear()
-    _CACHE[key] = out
-    return out
+    """Locate and number the vertebrae of a CT study (cached per study content)."""
+    return _CACHE.get_or_compute(Signature(study.fingerprint, None, ("spine_levels",)),
+                                 lambda: _spine_levels(study))
 
 
 def _spine_levels(study) -> SpineLevels:
