@@ -96,7 +96,7 @@ def _ground_into(row: Mapping[str, Any], folder: Path, device: str) -> dict[str,
 
 def _score(row: Mapping[str, Any], folder: Path, result: Mapping[str, Any]) -> dict[str, Any]:
     """The row's labels scored against its reference (``evaluation.json`` in its folder too)."""
-    from .evaluate.cohort import score_row
+    from ..evaluate.cohort import score_row
 
     ev = score_row(folder / LABELS_FILE, result, row["reference"], reference_names=row.get("reference_names"),
                    labels=row.get("labels"))

@@ -133,7 +133,7 @@ def run_batch(manifest: str | Path | Iterable[Mapping[str, Any] | Sequence[Any] 
     if workers is not None and int(workers) < 1:
         raise BatchError(f"--workers {workers}: give at least 1 worker")
     out = Path(out_dir).expanduser().resolve()
-    from .export.files import output_lock
+    from ..export.files import output_lock
 
     with output_lock(out, what="batch"):  # one batch per folder: a second one says so and stops
         swept = sweep_partials(out, {r.row_id for r in rows})
@@ -234,7 +234,7 @@ def _write_evaluation(out: Path, rows: list[ManifestRow], ordered: list[dict]) -
     with_ref = [{**o, "reference": r.reference} for r, o in zip(rows, ordered) if r.reference]
     if not with_ref:
         return {}
-    from .evaluate.cohort import write_cohort_evaluation
+    from ..evaluate.cohort import write_cohort_evaluation
 
     return {k: str(v) for k, v in write_cohort_evaluation(out, with_ref).items()}
 
