@@ -38,5 +38,5 @@ from .scale import TARGET_MM, block_mean, coarse_factors, refine, upsample
 
 __all__ = ["Frame", "Grid", "OrganFrame", "TARGET_MM", "TISSUE_HU", "WORK_SPACING_MM", "air_reference_hu",
            "ball", "ball_mm", "block_mean", "body_mask_canonical", "body_mask_per_slice", "canonical_axes",
-           "coarse_factors", "crop_box", "disk", "disk_mm", "fill_holes_2d", "largest_component", "make_frame",
-           "midline_x", "per_slice", "refine", "smooth_mm", "upsample"]
+           "coarse_factors", "crop_box", "disk", "disk_mm", "fill_holes_2d", "largest_component",
+           "make_frame", "midline_x", "per_slice", "refine", "smooth_mm", "upsample"]

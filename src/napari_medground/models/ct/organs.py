@@ -31,9 +31,13 @@ from .organs_select import find, organs
 
 log = logging.getLogger(__name__)
 
-_ABDOMEN_CACHE = StudyCache("ct_organs", max_items=2,
-                            # each caller gets its own Abdomen: organs_select.find fills ab.candidates
-                            copy=lambda v: (v[0], v[1], replace(v[2], candidates=dict(v[2].candidates)), v[3]))
+
+def _own_abdomen(v: tuple) -> tuple:
+    """Each caller gets its own Abdomen memo: organs_select.find fills ``ab.candidates``."""
+    return v[0], v[1], replace(v[2], candidates=dict(v[2].candidates)), v[3]
+
+
+_ABDOMEN_CACHE = StudyCache("ct_organs", max_items=2, copy=_own_abdomen)
 
 
 @dataclass(frozen=True)
