@@ -21,6 +21,7 @@ from ..errors import MedgroundError
 from ..progress import CancelFn, ProgressFn, check_cancel, report
 from ..result import Box, ModelUse
 from .litemedsam_infer import Session
+from .litemedsam_intensity import learn as learn_intensity
 from .litemedsam_runtime import INPUT_SIZE, MODEL_NAME, load_model, resolve_window
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def model_use(session: Session) -> ModelUse:
     """The ModelUse record of what a session did (time spent in the network)."""
     m = session.model
     return ModelUse(name=MODEL_NAME, version=m.version, sha256=m.sha256, device=m.device,
-                    seconds=session.seconds, precision=m.precision)
+                    seconds=session.seconds, precision=session.precision)
 
 
 def segment_box_2d(study: Any, box: Box, *, window: Any = None, device: str = "auto") -> SamResult:
@@ -183,6 +184,7 @@ def propagate(session: Session, start: int, box: Box2D, zs: range, *, bound: Box
     vol[start] = seed
     ious = {start: iou}
     ref = (iou, mean_unit(session, start, seed))
+    look = learn_intensity(unit_slice(session, start), seed, box_mask_2d(seed.shape, box))
     total = max(1, len(zs) - 1)
     done = 0
     for step in (1, -1):
@@ -194,6 +196,11 @@ def propagate(session: Session, start: int, box: Box2D, zs: range, *, bound: Box
             cur, iou = session.segment(z, nbox)
             cur &= box_mask_2d(prev.shape, nbox)
             why = stop_reason(prev, cur, iou, limits) or drift_reason(session, z, cur, iou, ref, limits)
+            if not why and look is not None:
+                u = unit_slice(session, z)
+                why = look.reason(u[cur])
+                if not why and iou < ref[0]:  # the model is less sure than on the prompted slice
+                    cur = look.fuse(u, cur)
             if why:
                 notes.append(f"slice {z}: stopped ({why})")
                 break
@@ -226,6 +233,12 @@ def stop_reason(prev: np.ndarray, cur: np.ndarray, iou: float, limits: Propagati
     if coverage < limits.min_coverage:
         return f"only {coverage:.0%} of the mask near the previous slice's"
     return ""
+
+
+def unit_slice(session: Session, z: int) -> np.ndarray:
+    """Slice ``z`` on the window's 0..1 scale (float32)."""
+    a = np.asarray(session.study.array[z], dtype=np.float32)
+    return np.clip((a - session.lo) / (session.hi - session.lo), 0.0, 1.0)
 
 
 def mean_unit(session: Session, z: int, mask: np.ndarray) -> float:
