@@ -68,16 +68,21 @@ def test_openvino_masks_agree_with_torch_fp32_on_real_slices(model, brain1, monk
     assert ref._key(12) != ov._key(12)
 
 
-def test_3d_box_on_brain1_stops_at_the_tumour_ends(model, brain1):
-    st, lab = brain1
+def test_3d_box_on_breast1_stops_at_the_lesion_ends(model):
+    """The box is padded by 2 voxels in every axis, so 4 of its 7 slices hold no lesion: the
+    intensity model learned on the start slice must stop the walk there (before it, every
+    slice in the box was kept: Dice 0.43)."""
+    st = load_study(shared_path("mri", "pyradiomics", "breast1_image.nrrd"))
+    lab = _labels_on(st, shared_path("mri", "pyradiomics", "breast1_label.nrrd")) > 0
     idx = np.argwhere(lab)
     lo = np.maximum(idx.min(0) - 2, 0)
     hi = np.minimum(idx.max(0) + 2, np.array(st.shape) - 1)
     res = sam.segment_box_3d(st, Box(tuple(map(int, lo)), tuple(map(int, hi))), device="cpu")
     z_lab = np.flatnonzero(lab.any((1, 2)))
     z_got = np.flatnonzero(res.mask.any((1, 2)))
-    assert abs(int(z_got[0]) - int(z_lab[0])) <= 1 and abs(int(z_got[-1]) - int(z_lab[-1])) <= 1, (z_got, z_lab)
-    assert _dice(res.mask, lab) >= 0.75
+    assert z_got[0] >= z_lab[0] - 1 and z_got[-1] <= z_lab[-1] + 1, (z_got, z_lab)
+    assert any("looks like the object" in n for n in res.notes)
+    assert _dice(res.mask, lab) >= 0.5
     assert not (res.mask & ~_box_mask(st.shape, lo, hi)).any()  # never outside the box
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MedgroundError
-from ..progress import CancelFn, ProgressFn, check_cancel, report
+from ..progress import CancelFn, ProgressFn, check_cancel, report, sub_progress
 from ..result import Box, ModelUse
 from .litemedsam_infer import Session
 from .litemedsam_intensity import learn as learn_intensity
@@ -141,29 +141,36 @@ def segment_box_3d(study: Any, box: Box, *, window: Any = None, device: str = "a
 # mask stops the walk, not the model's confidence.
 RANGE_LIMITS = PropagationLimits(min_iou=0.0, max_iou_drop=1.0, max_mean_shift=1.0, max_growth=3.0,
                                  min_coverage=0.3)
-MAX_ANCHORS = 5
 
 
 def _segment_range(session: Session, zs: range, box: Box2D, *, progress: ProgressFn = None,
                    cancel: CancelFn = None) -> tuple[np.ndarray, dict[int, float], list[str]]:
-    """A box over several slices: walk from a few anchor slices and keep the best walk.
+    """A box over several slices: one walk from the slice where the box fits the object best.
 
     The box is the object's 3D extent, so on most slices it is looser than the object's
-    section there and the model may take in neighbouring tissue. Each anchor slice is
-    prompted with the box and the walk tightens the box from slice to slice; the walk
-    whose masks the model rates best (mean predicted IoU) is kept. Embeddings are
-    cached, so extra anchors cost only decoder runs.
+    section there and the model may take in neighbouring tissue; on the slice of the
+    largest section it fits. Every slice in the range is prompted with the box (decoder
+    runs on cached embeddings) and scored by the model's predicted IoU times how much of
+    the box the mask's own bounding box fills; the walk starts from the best slice and
+    tightens the box from slice to slice, stopping where the object ends (the intensity
+    model learned on the start slice, vanishing or leaking masks).
     """
-    n = min(MAX_ANCHORS, len(zs))
-    anchors = sorted({zs[int(round(k * (len(zs) - 1) / max(1, n - 1)))] for k in range(n)})
-    best, best_score = None, -1.0
-    for k, a in enumerate(anchors):
-        report(progress, k / len(anchors), f"LiteMedSAM: walk {k + 1}/{len(anchors)} from slice {a}")
-        vol, ious, notes = propagate(session, a, box, zs, bound=box, limits=RANGE_LIMITS, cancel=cancel)
-        score = float(np.mean(list(ious.values()))) if ious else 0.0
+    best_z, best_score = zs[len(zs) // 2], -1.0
+    area = float((box[2] - box[0] + 1) * (box[3] - box[1] + 1))
+    for k, z in enumerate(zs):
+        check_cancel(cancel, "LiteMedSAM")
+        report(progress, 0.5 * k / len(zs), f"LiteMedSAM: box on slice {z}")
+        m, iou = session.segment(z, box)
+        m &= box_mask_2d(m.shape, box)
+        if m.sum() < RANGE_LIMITS.min_pixels:
+            continue
+        r, c = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
+        score = iou * (r[-1] - r[0] + 1) * (c[-1] - c[0] + 1) / area
         if score > best_score:
-            best, best_score = (vol, ious, notes + [f"anchor slice {a} (mean predicted IoU {score:.2f})"]), score
-    return best
+            best_z, best_score = z, score
+    vol, ious, notes = propagate(session, best_z, box, zs, bound=box, limits=RANGE_LIMITS, cancel=cancel,
+                                 progress=sub_progress(progress, 0.5, 1.0) if progress else None)
+    return vol, ious, notes + [f"start slice {best_z} (predicted IoU x box fill {best_score:.2f})"]
 
 
 def box_padding(shape: tuple[int, int]) -> int:
