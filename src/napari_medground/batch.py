@@ -82,6 +82,7 @@ class BatchSummary:
     tasks_submitted: int
     cohort_csv: Path
     summary_json: Path
+    evaluation_files: dict[str, str] = field(default_factory=dict)  # rows with a reference: CSV, summary, plot
     outcomes: tuple[RowOutcome, ...] = field(default=(), repr=False)
 
     @property
@@ -132,16 +133,19 @@ def run_batch(manifest: str | Path | Iterable[Mapping[str, Any] | Sequence[Any] 
     if workers is not None and int(workers) < 1:
         raise BatchError(f"--workers {workers}: give at least 1 worker")
     out = Path(out_dir).expanduser().resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    swept = sweep_partials(out, {r.row_id for r in rows})
-    if swept:
-        log.info("removed %d unfinished row folder(s) left by an earlier run", swept)
-    outcomes, to_run = resume_plan(rows, out, retry_failed=retry_failed) if resume else ({}, list(rows))
-    n_workers, address, compute_s = 0, scheduler, 0.0
-    if to_run:
-        n_workers, address, compute_s = _run_on_dask(to_run, out, outcomes, scheduler=scheduler,
-                                                     workers=workers, device=device, progress=progress)
-    return _finish(rows, outcomes, out, manifest_path, t0, compute_s, n_workers, address, device, len(to_run))
+    from .export.files import output_lock
+
+    with output_lock(out, what="batch"):  # one batch per folder: a second one says so and stops
+        swept = sweep_partials(out, {r.row_id for r in rows})
+        if swept:
+            log.info("removed %d unfinished row folder(s) left by an earlier run", swept)
+        outcomes, to_run = resume_plan(rows, out, retry_failed=retry_failed) if resume else ({}, list(rows))
+        n_workers, address, compute_s = 0, scheduler, 0.0
+        if to_run:
+            n_workers, address, compute_s = _run_on_dask(to_run, out, outcomes, scheduler=scheduler,
+                                                         workers=workers, device=device, progress=progress)
+        return _finish(rows, outcomes, out, manifest_path, t0, compute_s, n_workers, address, device,
+                       len(to_run))
 
 
 def resume_plan(rows: list[ManifestRow], out: Path, *,
@@ -225,12 +229,23 @@ def _record_lost(row: ManifestRow, out: Path, exc: Any) -> dict:
     return {**status, "cohort": cohort_lines(status, None)}
 
 
+def _write_evaluation(out: Path, rows: list[ManifestRow], ordered: list[dict]) -> dict[str, str]:
+    """Cohort scores of the rows with a reference (see :mod:`napari_medground.evaluate.cohort`)."""
+    with_ref = [{**o, "reference": r.reference} for r, o in zip(rows, ordered) if r.reference]
+    if not with_ref:
+        return {}
+    from .evaluate.cohort import write_cohort_evaluation
+
+    return {k: str(v) for k, v in write_cohort_evaluation(out, with_ref).items()}
+
+
 def _finish(rows: list[ManifestRow], outcomes: dict[int, dict], out: Path, manifest: str | None,
             t0: float, compute_s: float, n_workers: int, address: str | None, device: str,
             submitted: int) -> BatchSummary:
     ordered = [outcomes[r.index] for r in rows]
     sweep_partials(out, {r.row_id for r in rows})  # attempts cut short by a dying worker
     cohort = write_cohort(out / "cohort.csv", (line for o in ordered for line in o["cohort"]))
+    evaluation = _write_evaluation(out, rows, ordered)
     count = {s: sum(o["status"] == s for o in ordered) for s in ("done", "failed", "skipped")}
     ran = count["done"] + count["failed"]
     seconds = time.perf_counter() - t0
@@ -239,7 +254,7 @@ def _finish(rows: list[ManifestRow], outcomes: dict[int, dict], out: Path, manif
         compute_seconds=round(compute_s, 3), rows_per_second=round(ran / seconds, 4) if ran else 0.0,
         rows_per_second_compute=round(ran / compute_s, 4) if ran and compute_s else 0.0,
         workers=n_workers, scheduler=address, device=device, tasks_submitted=submitted,
-        cohort_csv=cohort, summary_json=out / "summary.json",
+        cohort_csv=cohort, summary_json=out / "summary.json", evaluation_files=evaluation,
         outcomes=tuple(RowOutcome(o["row"], o["row_id"], o["study"], o["finding"], o.get("box"), o["status"],
                                   o["recorded_status"], o.get("reason"), o.get("error_type"),
                                   float(o.get("seconds") or 0.0), o.get("pid")) for o in ordered),

@@ -4,9 +4,10 @@ Each sub-command lives in ``napari_medground/commands/<name>.py`` as
 ``add_arguments(parser)`` and ``run(args) -> int``; heavy imports happen inside ``run``
 so that ``medground --help`` and ``medground parse`` stay fast.
 
-Errors: a :class:`~napari_medground.errors.MedgroundError` becomes one line on stderr
-and exit code 2; anything unexpected becomes one line too (exit 3) unless
-``MEDGROUND_DEBUG=1`` asks for the traceback.
+Errors: a :class:`~napari_medground.errors.MedgroundError` or running out of memory
+becomes one line on stderr and exit code 2; anything unexpected becomes one line too (exit 3) unless
+``MEDGROUND_DEBUG=1`` asks for the traceback. Library logs and warnings reach stderr
+only with ``--verbose`` (:mod:`napari_medground.noise`).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ COMMANDS = {
     "models": "models, licences, where their weights are and whether present",
     "demo": "open napari on a bundled example and run one finding",
     "batch": "run ground over a manifest of studies on Dask",
+    "evaluate": "per-structure Dice, HD95, surface Dice, volume and centroid agreement with reference labels",
 }
 
 
@@ -56,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from .noise import quiet_libraries
+
+    quiet_libraries(args.verbose)
     if not args.command:
         parser.print_help()
         return 0
@@ -68,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     except MedgroundError as exc:
         print(f"medground {args.command}: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        _out_of_memory(args.command)
+        return 2
     except KeyboardInterrupt:
         print(f"medground {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -77,9 +85,23 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last resort: one line, never a traceback dump
         if os.environ.get("MEDGROUND_DEBUG"):
             raise
+        if _is_out_of_memory(exc):  # torch: "DefaultCPUAllocator: can't allocate memory", CUDA OOM
+            _out_of_memory(args.command)
+            return 2
         print(f"medground {args.command}: internal error: {type(exc).__name__}: {exc} "
               "(set MEDGROUND_DEBUG=1 for details)", file=sys.stderr)
         return 3
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return "outofmemory" in text or "out of memory" in text or "can't allocate memory" in text
+
+
+def _out_of_memory(command: str) -> None:
+    print(f"medground {command}: out of memory: the study or the model needs more memory than this process "
+          "may use (free memory or raise the limit, use a cropped/downsampled study, or --device cpu)",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,6 +30,14 @@ class ExportError(MedgroundError):
     """An export cannot be written (e.g. DICOM SEG without a DICOM source)."""
 
 
+class OutputWriteError(ExportError, OSError):
+    """An output file or folder cannot be written (read-only, disk full, not a folder, locked).
+
+    Also an :class:`OSError` (with ``errno`` set when known), so callers that fall back
+    to another folder on OS errors keep working. Nothing half-written is left behind.
+    """
+
+
 class EditError(MedgroundError):
     """An edit of a reasoning step is not allowed or refers to something unknown."""
 
@@ -40,3 +48,7 @@ class CriteriaFileError(MedgroundError):
 
 class BatchError(MedgroundError):
     """The batch as a whole cannot run (unreadable manifest, unreachable scheduler, ...)."""
+
+
+class EvaluationError(MedgroundError):
+    """Two label files cannot be compared (unreadable, no common extent or labels)."""

@@ -57,14 +57,18 @@ def run(args: argparse.Namespace) -> int:
     from ..reasoning.api import ground
     from ..study import load_study
 
+    from ..export.files import check_writable, output_lock
+
     box = parse_box(args.box)
     points = [parse_point(t) for t in args.point]
     neg_points = [parse_point(t, "--neg-point") for t in args.neg_point]
-    study = load_study(args.study, series_uid=args.series)
-    progress = _stderr_progress if args.verbose else None
-    result = ground(study, args.text, out_dir=args.out, box=box, device=args.device, progress=progress,
-                    export=[f for f in args.export.split(",") if f], overwrite=args.overwrite,
-                    points=points, neg_points=neg_points)
+    check_writable(args.out)  # a read-only or misnamed --out fails now, not after the work
+    with output_lock(args.out, what="ground"):  # a second run on the same --out says so and stops
+        study = load_study(args.study, series_uid=args.series)
+        progress = _stderr_progress if args.verbose else None
+        result = ground(study, args.text, out_dir=args.out, box=box, device=args.device, progress=progress,
+                        export=[f for f in args.export.split(",") if f], overwrite=args.overwrite,
+                        points=points, neg_points=neg_points)
     if args.json:
         json.dump(result.to_dict(), sys.stdout, indent=1)
         print()

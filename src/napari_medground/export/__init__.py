@@ -77,9 +77,17 @@ def export_result(
     if "sr" in kinds and dicom_ok and "seg" not in kinds:
         kinds.append("seg")  # the SR references its SEG segments
     planned = _planned(kinds, dicom_ok, out)
-    from .files import protect_outputs
+    from .files import protect_outputs, rollback_on_failure
 
     backups = protect_outputs(planned.values(), overwrite=overwrite)
+    with rollback_on_failure(planned.values(), backups):  # a full disk leaves the previous files
+        return _write_planned(result, out, kinds, planned, backups, wanted_dicom, dicom_ok,
+                              strict=strict, hash_sources=hash_sources, t0=t0)
+
+
+def _write_planned(result: Any, out: Path, kinds: list[str], planned: dict[str, Path], backups: list[Path],
+                   wanted_dicom: list[str], dicom_ok: bool, *, strict: bool, hash_sources: bool,
+                   t0: float) -> dict[str, Path]:
     notes = [f"replaced {b.name[:-4]} (previous kept as {b.name})" for b in backups]
     written: dict[str, Path] = {}
     if "nifti" in kinds:

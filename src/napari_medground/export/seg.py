@@ -220,7 +220,12 @@ def algorithm_identification(result: Any, finding: Any) -> Any:
 
 
 def models_of(result: Any, finding: Any) -> list[Any]:
-    """The ModelUse entries named in the finding's steps (evidence "model"/"models"), else all."""
+    """The ModelUse entries named in the finding's steps (evidence "model"/"models").
+
+    Rule-based methods are named too ("ct_classical", "cxr_classical"), so a finding made
+    by HU rules is credited to them and not to a network another finding used. Only when
+    no step names any algorithm are all the result's models returned.
+    """
     named: set[str] = set()
     for s in result.steps:
         if s.finding == finding.name or s.id in finding.steps:
@@ -233,8 +238,9 @@ def models_of(result: Any, finding: Any) -> list[Any]:
                     named.update(str(v.get("name") if isinstance(v, dict) else v) for v in val)
                 elif isinstance(val, dict) and val.get("name"):
                     named.add(str(val["name"]))
-    chosen = [m for m in result.models if m.name in named]
-    return chosen or list(result.models)
+    if not named:  # a finding whose steps name no algorithm (older results): every model used
+        return list(result.models)
+    return [m for m in result.models if m.name in named]
 
 
 def _fix_images_without_geometry(seg: Any, sources: SourceSeries) -> None:

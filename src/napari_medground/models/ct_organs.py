@@ -26,17 +26,10 @@ from ..progress import CancelFn, ProgressFn, check_cancel, report, sub_progress
 from ..result import ModelUse
 from .ct_organs_frame import Frame, Grid
 from .ct_organs_locate import Abdomen, analyse_abdomen
-from .ct_organs_select import ORGANS, find
+from .ct_organs_select import find, organs
 
 log = logging.getLogger(__name__)
 
-_ALIASES = {"left_kidney": "kidney_left", "right_kidney": "kidney_right", "kidney left": "kidney_left",
-            "kidney right": "kidney_right", "left kidney": "kidney_left", "right kidney": "kidney_right"}
-#: Whole-organ volumes (mL) outside which the confidence is lowered (adult ranges, wide).
-PLAUSIBLE_ML = {"liver": (600.0, 3500.0), "spleen": (40.0, 1200.0),
-                "kidney_left": (60.0, 450.0), "kidney_right": (60.0, 450.0)}
-#: Craniocaudal extents (mm) below which the mask is probably partial (adults; wide margins).
-MIN_LENGTH_MM = {"liver": 100.0, "spleen": 50.0, "kidney_left": 70.0, "kidney_right": 70.0}
 _ABDOMEN_CACHE: OrderedDict[str, tuple[Frame, Grid, Abdomen, Any]] = OrderedDict()
 
 
@@ -63,7 +56,11 @@ class OrganSegmentation:
 
 def segment_organ(study: Any, organ: str, *, device: str = "auto", progress: ProgressFn = None,
                   cancel: CancelFn = None, refine: bool = True) -> OrganSegmentation:
-    """Segment ``organ`` ("liver", "spleen", "kidney_left", "kidney_right") on a CT volume.
+    """Segment ``organ`` (a catalogue id with locator "ct.organ": "liver", "spleen",
+    "kidney_left", "kidney_right", or its name "left kidney") on a CT volume.
+
+    The plausible volume and length come from the catalogue entry
+    (``resources/catalogue/ct.json``).
 
     ``refine=False`` skips LiteMedSAM (classical mask only, lower confidence).
 
@@ -73,9 +70,10 @@ def segment_organ(study: Any, organ: str, *, device: str = "auto", progress: Pro
         Unknown organ name, or a study that is not a 3D CT.
     """
     t0 = time.perf_counter()
-    name = _ALIASES.get(organ.strip().lower(), organ.strip().lower().replace(" ", "_"))
-    if name not in ORGANS:
-        raise ValueError(f"unknown organ {organ!r}; segment_organ knows {', '.join(ORGANS)}")
+    entry = _entry(organ)
+    if entry is None:
+        raise ValueError(f"unknown organ {organ!r}; segment_organ knows {', '.join(organs())}")
+    name = entry.id
     if study.array.ndim != 3 or str(study.modality).upper() != "CT":
         raise ValueError(f"{study.name}: organ segmentation needs a 3D CT, got a {study.array.ndim}D "
                          f"{study.modality} image")
@@ -98,8 +96,9 @@ def segment_organ(study: Any, organ: str, *, device: str = "auto", progress: Pro
     if refine:
         from .ct_organs_refine import refine as sam_refine
 
-        kidney = name.startswith("kidney")
-        ref = sam_refine(canon_study, classical, exclude=_neighbours(ab, grid, name) if kidney else None,
+        keep_out = tuple(entry.locator_args.get("keep_out", ()))
+        exclude = _neighbours(ab, grid, keep_out) if keep_out else None
+        ref = sam_refine(canon_study, classical, exclude=exclude,
                          device=device,
                          progress=sub_progress(progress, 0.1, 0.95), cancel=cancel)
         final = ref.mask
@@ -108,7 +107,7 @@ def segment_organ(study: Any, organ: str, *, device: str = "auto", progress: Pro
         agreement = dice(final, classical)
         mean_iou = float(np.mean(list(ref.slice_iou.values()))) if ref.slice_iou else None
     volume = float(final.sum()) * float(np.prod(frame.spacing_mm)) / 1000.0
-    conf, why = _confidence(name, volume, agreement, mean_iou, ab.spine_found, final, refine,
+    conf, why = _confidence(entry.plausibility, volume, agreement, mean_iou, ab.spine_found, final, refine,
                             frame.spacing_mm[0])
     notes += why
     report(progress, 1.0, f"{name}: {volume:.0f} mL")
@@ -117,10 +116,22 @@ def segment_organ(study: Any, organ: str, *, device: str = "auto", progress: Pro
                              agreement=agreement, volume_ml=volume, seconds=time.perf_counter() - t0)
 
 
-def _neighbours(ab: Abdomen, grid: Grid, organ: str) -> np.ndarray:
-    """Full-resolution canonical mask of the liver and spleen candidates (kept out of a kidney)."""
+def _entry(organ: str):
+    """The catalogue entry of an organ named by id ("kidney_left") or in words ("left kidney")."""
+    from ..catalogue import get, structures
+
+    words = organ.strip().lower().replace("_", " ").split()
+    entry = get("_".join(words), "CT")
+    if entry is None:
+        entry = next((e for e in structures("CT") if e.name == " ".join(words)
+                      or "_".join(reversed(words)) == e.id), None)
+    return entry if entry is not None and entry.locator == "ct.organ" else None
+
+
+def _neighbours(ab: Abdomen, grid: Grid, keep_out: tuple[str, ...]) -> np.ndarray:
+    """Full-resolution canonical mask of the candidates of ``keep_out`` (kept out of the organ)."""
     out = np.zeros(ab.hu.shape, dtype=bool)
-    for other in ("liver", "spleen"):
+    for other in keep_out:
         c = find(ab, other)
         if c.mask is not None:
             out |= c.mask
@@ -147,7 +158,7 @@ def _abdomen(study: Any) -> tuple[Frame, Grid, Abdomen, Any]:
     return _ABDOMEN_CACHE[key]
 
 
-def _confidence(organ: str, volume: float, agreement: float | None, mean_iou: float | None,
+def _confidence(plaus, volume: float, agreement: float | None, mean_iou: float | None,
                 spine_found: bool, mask: np.ndarray, refined: bool,
                 slice_mm: float) -> tuple[float, list[str]]:
     """0..1 from the cross-check, the model's IoU and plausibility; with the reasons."""
@@ -158,7 +169,8 @@ def _confidence(organ: str, volume: float, agreement: float | None, mean_iou: fl
     else:
         conf = 0.6
         why.append("classical rules only (no LiteMedSAM cross-check)")
-    lo, hi = PLAUSIBLE_ML[organ]
+    lo, hi = plaus.volume_ml or (0.0, float("inf"))
+    min_length = plaus.min_length_mm or 0.0
     touches = bool(mask[0].any() or mask[-1].any())
     if not lo <= volume <= hi and not (touches and volume < lo):
         conf *= 0.6
@@ -167,9 +179,9 @@ def _confidence(organ: str, volume: float, agreement: float | None, mean_iou: fl
     length = (zs[-1] - zs[0] + 1) * slice_mm if len(zs) else 0.0
     if touches:
         why.append("the organ reaches the edge of the scan: volume is partial")
-    elif length < MIN_LENGTH_MM[organ]:
+    elif length < min_length:
         conf *= 0.5
-        why.append(f"only {length:.0f} mm long head to foot (usually over {MIN_LENGTH_MM[organ]:.0f} mm): "
+        why.append(f"only {length:.0f} mm long head to foot (usually over {min_length:.0f} mm): "
                    "probably only part of the organ was found")
     if not spine_found:
         conf *= 0.7

@@ -26,13 +26,14 @@ JOIN_XY_MM = 30.0
 VOLUME_ML = (15.0, 600.0)
 
 
-def find_kidney(ab: Abdomen, side: str):
-    """The kidney candidate on the patient's ``side`` ("left" or "right")."""
+def find_kidney(ab: Abdomen, side: str, *, organ: str | None = None, keep_out: tuple[str, ...] = ()):
+    """The kidney candidate on the patient's ``side`` ("left" or "right"), outside the
+    candidates of the catalogue ids in ``keep_out`` (the entry's ``locator_args``)."""
     from .ct_organs_select import Candidate, find
 
-    organ = f"kidney_{side}"
+    organ = organ or f"kidney_{side}"
     exclude = np.zeros(ab.hu.shape, dtype=bool)
-    for other in ("liver", "spleen"):
+    for other in keep_out:
         c = find(ab, other)
         if c.mask is not None:
             exclude |= c.mask

@@ -13,7 +13,6 @@ import numpy as np
 
 from .ct_organs_locate import Abdomen, Region, clean_region
 
-ORGANS = ("liver", "spleen", "kidney_left", "kidney_right")
 SOFT_ORGAN_HU = (-20.0, 200.0)  # fatty liver ... enhanced parenchyma (smoothed, median)
 LIVER_MIN_CORE_ML = 20.0  # even a few slices of liver hold this much tissue 6 mm from any edge
 
@@ -29,15 +28,27 @@ class Candidate:
     hu_median: float | None = None
 
 
+def organs() -> tuple[str, ...]:
+    """Catalogue ids of the structures this module finds (locator "ct.organ")."""
+    from ..catalogue import structures
+
+    return tuple(e.id for e in structures("CT") if e.locator == "ct.organ")
+
+
 def find(ab: Abdomen, organ: str) -> Candidate:
-    """The classical candidate for ``organ`` (one of ORGANS), computed once per Abdomen."""
+    """The classical candidate for ``organ`` (a catalogue id with locator "ct.organ"),
+    computed once per Abdomen. The entry's ``locator_args["finder"]`` names the rule set
+    ("liver", "spleen", "kidney"); its ``side`` the kidney's side."""
+    from ..catalogue import get
+
     if organ not in ab.candidates:
-        if organ == "liver":
-            ab.candidates[organ] = _liver(ab)
-        elif organ == "spleen":
-            ab.candidates[organ] = _spleen(ab)
+        entry = get(organ, "CT")
+        finder = _FINDERS.get(str((entry.locator_args if entry else {}).get("finder", "")))
+        if entry is None or finder is None:
+            ab.candidates[organ] = Candidate(organ, None,
+                                             reason=f"no organ rule set for '{organ}' in the catalogue")
         else:
-            ab.candidates[organ] = _kidney(ab, organ)
+            ab.candidates[organ] = finder(ab, entry)
     return ab.candidates[organ]
 
 
@@ -54,7 +65,7 @@ def _liver_region(ab: Abdomen) -> Region | None:
     return _pick(ok)
 
 
-def _liver(ab: Abdomen) -> Candidate:
+def _liver(ab: Abdomen, entry=None) -> Candidate:
     r = _liver_region(ab)
     if r is None:
         return Candidate("liver", None, reason="no large homogeneous soft-tissue region on the patient's right "
@@ -65,7 +76,7 @@ def _liver(ab: Abdomen) -> Candidate:
                             f"median {r.hu_median:.0f} HU)", hu_median=r.hu_median)
 
 
-def _spleen(ab: Abdomen) -> Candidate:
+def _spleen(ab: Abdomen, entry=None) -> Candidate:
     """Left upper quadrant, posterolateral, level with the upper liver, density near the liver's."""
     liver = _liver_region(ab)
     ok = []
@@ -91,7 +102,13 @@ def _spleen(ab: Abdomen) -> Candidate:
                             f"median {r.hu_median:.0f} HU)", hu_median=r.hu_median)
 
 
-def _kidney(ab: Abdomen, organ: str) -> Candidate:
+def _kidney(ab: Abdomen, entry) -> Candidate:
     from .ct_organs_kidney import find_kidney
 
-    return find_kidney(ab, "left" if organ.endswith("left") else "right")
+    if entry.side not in ("left", "right"):
+        return Candidate(entry.id, None,
+                         reason=f"catalogue entry {entry.id} needs a side for the kidney rules")
+    return find_kidney(ab, entry.side, organ=entry.id, keep_out=tuple(entry.locator_args.get("keep_out", ())))
+
+
+_FINDERS = {"liver": _liver, "spleen": _spleen, "kidney": _kidney}

@@ -81,10 +81,38 @@ def find_weights(manifest: "ModelManifest", root: Path | None = None) -> Path:
             return p
     w = manifest.weights
     where = "; ".join(str(p) for p in cands) or "(no location known)"
+    note = cache_dir_problem(Path(root) if root is not None else None)
     raise ModelUnavailable(
         f"model {manifest.name!r}: weights file {Path(w.file).name if w and w.file else '?'} not found "
-        f"(looked in: {where}); {manifest.install_hint or 'reinstall napari-medground'}"
+        f"(looked in: {where}){'; ' + note if note else ''}; "
+        f"{manifest.install_hint or 'reinstall napari-medground'}"
     )
+
+
+def cache_dir_problem(folder: Path | None = None) -> str | None:
+    """Why the weights folder cannot serve (missing, not a folder, unreadable, read-only), or None."""
+    env = os.environ.get(ENV_MODELS, "").strip()
+    folder = folder if folder is not None else models_cache_dir()
+    label = f"${ENV_MODELS}={env}" if env and folder == Path(env).expanduser() else f"weights folder {folder}"
+    if folder.exists() and not folder.is_dir():
+        return f"{label} is a file, not a folder (point {ENV_MODELS} at a folder)"
+    if not folder.exists():
+        return f"{label} does not exist (create it and put the weights there)" if env else None
+    if not os.access(folder, os.R_OK | os.X_OK):
+        return f"{label} cannot be read (fix its permissions or point {ENV_MODELS} elsewhere)"
+    if not _writable(folder):
+        return f"{label} is read-only (copy the weights there with the rights to, or point {ENV_MODELS} elsewhere)"
+    return None
+
+
+def _writable(folder: Path) -> bool:
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def verify_weights(path: Path, manifest: "ModelManifest") -> str:

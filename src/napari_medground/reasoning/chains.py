@@ -186,6 +186,7 @@ def add_compare_step(g: Grounding, finding: Finding, measure_step: Step, criteri
             step.detail = f"No {value_label or measurement} to compare with {crit.name}."
             step.confidence = 0.0
             g.values[key(finding, f"outcome:{criterion_id}")] = None
+            g.values[key(finding, f"outcome:{criterion_id}:{measurement}")] = None
             return
         unit = g.values.get(key(finding, "units"), {}).get(measurement, crit.unit)
         outcome = criteria.evaluate(crit, float(value), unit=unit)
@@ -196,6 +197,7 @@ def add_compare_step(g: Grounding, finding: Finding, measure_step: Step, criteri
         step.detail = sentence(outcome.text) + ("" if crit.confirmed else " (Criterion not confirmed in a primary source.)")
         step.confidence = compare_confidence(outcome.margin, crit.confirmed)
         g.values[key(finding, f"outcome:{criterion_id}")] = outcome
+        g.values[key(finding, f"outcome:{criterion_id}:{measurement}")] = outcome
 
     return g.add_step(StepKind.COMPARE, title, inputs=[measure_step.id], run=run, finding=finding)
 
@@ -208,10 +210,15 @@ def compare_confidence(margin: float | None, confirmed: bool) -> float:
     return min(c, 0.7) if not confirmed else c
 
 
-def outcome(g: Grounding, finding: Finding, criterion_id: str, step_id: str | None = None):
-    """The stored outcome of a compare step, or None when missing or rejected by the clinician."""
+def outcome(g: Grounding, finding: Finding, criterion_id: str, step_id: str | None = None,
+            measurement: str | None = None):
+    """The stored outcome of a compare step, or None when missing or rejected by the clinician.
+
+    ``measurement`` tells apart two compares of one criterion (left and right volume)."""
     if step_id is not None and g.nodes[step_id].step.status == StepStatus.REJECTED:
         return None
+    if measurement is not None:
+        return g.values.get(key(finding, f"outcome:{criterion_id}:{measurement}"))
     return g.values.get(key(finding, f"outcome:{criterion_id}"))
 
 

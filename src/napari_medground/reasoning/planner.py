@@ -1,5 +1,10 @@
 """Choose a procedure and its backends from the study's modality and the query.
 
+The structures come from the catalogue (``resources/catalogue``, :mod:`..catalogue`):
+the anatomy is resolved to catalogue entries, and an anatomy that only maps to a
+containing structure (a vertebra to all bone, a lobe to a lung) is answered "not
+assessable" with the reason, never with the container's mask.
+
 The choice itself is shown to the clinician (the locate step's detail), so each plan
 carries its reason in plain words, and a query that nothing here can judge gets a plan
 that says what is missing instead of a guess.
@@ -8,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import catalogue
 from ..language.query import AnatomyRef, Query
 from ..study.model import Study
 
@@ -15,8 +21,6 @@ LESION_FINDINGS = {"nodule", "mass", "lesion", "tumour", "tumor", "metastasis", 
 ENLARGEMENT = {"enlargement", "dilatation", "dilation", "hypertrophy"}
 ATROPHY = {"atrophy", "volume loss"}
 VENTRICLE_FINDINGS = {"hydrocephalus", "ventriculomegaly"}
-CT_ORGANS = {"liver", "spleen", "kidney_left", "kidney_right"}
-CT_STRUCTURES = {"body", "lung_left", "lung_right", "airways", "trachea", "bone", "fat"}
 XRAY_MODALITIES = {"CR", "DX", "DR", "RG", "MG", "OT", "XC", ""}
 
 
@@ -28,7 +32,8 @@ class Plan:
     # "ct_lesion", "cxr_heart", "cxr_lungs", "prompt", "out_of_scope", "not_understood"
     reason: str
     anatomy: AnatomyRef | None = None
-    organ: str | None = None  # backend structure name(s) joined by "+"
+    organ: str | None = None  # catalogue structure id(s) joined by "+"
+    structures: tuple[str, ...] = ()  # the same ids, one per entry (resources/catalogue)
 
 
 def describe_study(study: Study) -> str:
@@ -64,15 +69,20 @@ def _labels(anatomy: AnatomyRef | None, backend: str) -> tuple[str, ...]:
 
 def _plan_mr(query: Query, anatomy: AnatomyRef | None, finding: str | None, what: str) -> Plan:
     brain = _labels(anatomy, "meshnet104")
+    res = catalogue.resolve("MR", anatomy)
+    entry = res.entries[0] if res.entries else None
     term = anatomy.term if anatomy else ""
-    if finding in VENTRICLE_FINDINGS or (finding in ENLARGEMENT and "ventricle" in term):
+    ids = res.ids
+    if finding in VENTRICLE_FINDINGS or (finding in ENLARGEMENT and entry is not None
+                                         and entry.procedure == "brain_ventricles"):
         return Plan("brain_ventricles", f"{what} -> MeshNet 104 regions (brainchop): lateral ventricles, "
-                    "Evans index and ventricular volume.", anatomy)
+                    "Evans index and ventricular volume.", anatomy, structures=ids)
     if finding in ATROPHY and brain:
         return Plan("brain_atrophy", f"{what} -> MeshNet 104 regions (brainchop): {term} volumes on both "
-                    "sides and their asymmetry.", anatomy)
+                    "sides and their asymmetry.", anatomy, structures=ids)
     if brain and finding is None:
-        return Plan("brain_volume", f"{what} -> MeshNet 104 regions (brainchop): {', '.join(brain)}.", anatomy)
+        return Plan("brain_volume", f"{what} -> MeshNet 104 regions (brainchop): {', '.join(brain)}.",
+                    anatomy, structures=ids)
     if finding in LESION_FINDINGS:
         return _out_of_scope(query, "focal lesions on MR need a box prompt: draw a box around it (or --box)")
     if anatomy and not brain:
@@ -81,41 +91,56 @@ def _plan_mr(query: Query, anatomy: AnatomyRef | None, finding: str | None, what
 
 
 def _plan_ct(query: Query, anatomy: AnatomyRef | None, finding: str | None, what: str) -> Plan:
-    names = _labels(anatomy, "ct_classical")
-    organ = "+".join(names) if names else None
+    """CT: the catalogue entries for the anatomy (exact, or honestly not assessable)."""
+    res = catalogue.resolve("CT", anatomy)
     if finding in LESION_FINDINGS:
-        if organ is None:
-            organ = "lung_left+lung_right" if finding in {"nodule", "mass"} else None
-        if organ is None:
+        ids = res.ids or catalogue.lesion_search("CT", finding)
+        if not ids:
             return _out_of_scope(query, "say where to look (e.g. 'liver lesion', 'nodule in the right lung')")
-        return Plan("ct_lesion", f"{what} -> organ mask ({pretty(organ)}), density-based "
-                    "candidates, LiteMedSAM refinement, RECIST measurement.", anatomy, organ)
+        organ = "+".join(ids)
+        return Plan("ct_lesion", f"{what} -> organ mask ({_names(ids)}), density-based "
+                    "candidates, LiteMedSAM refinement, RECIST measurement.", anatomy, organ, ids)
     if finding is not None and finding not in ENLARGEMENT:
         return _out_of_scope(query, f"no CT backend detects '{finding}'")
-    if not names:
+    if not res.entries:
         where = _side_term(anatomy) if anatomy else "this structure"
         return _out_of_scope(query, f"no CT backend segments the {where}")
-    if set(names) <= CT_ORGANS:
-        return Plan("ct_organ", f"{what} -> {pretty(organ)}: HU-based localisation refined by "
-                    "LiteMedSAM box prompts.", anatomy, organ)
-    if set(names) <= CT_STRUCTURES | CT_ORGANS:
-        return Plan("ct_structure", f"{what} -> classical CT anatomy (HU rules and morphology): "
-                    f"{pretty(organ)}.", anatomy, organ)
-    return _out_of_scope(query, f"no CT backend segments {organ}")
+    if not res.exact:
+        return _out_of_scope(query, res.reason)
+    ids = res.ids
+    procs = {e.procedure for e in res.entries}
+    procedure = procs.pop() if len(procs) == 1 else "ct_structure"
+    methods = list(dict.fromkeys(e.method for e in res.entries))
+    if procedure == "ct_structure":
+        reason = f"{what} -> classical CT anatomy (HU rules and morphology): {_names(ids)}."
+    else:
+        reason = f"{what} -> {_names(ids)}: {'; '.join(methods)}."
+    return Plan(procedure, reason, anatomy, "+".join(ids), ids)
 
 
-def _plan_xray(study: Study, query: Query, anatomy: AnatomyRef | None, finding: str | None, what: str) -> Plan:
+def _names(ids: tuple[str, ...]) -> str:
+    """Catalogue ids in plain words ("left lung + right lung")."""
+    out = []
+    for i in ids:
+        e = catalogue.get(i, "CT")
+        out.append(e.name if e is not None else pretty(i))
+    return " + ".join(out)
+
+
+def _plan_xray(study: Study, query: Query, anatomy: AnatomyRef | None, finding: str | None,
+               what: str) -> Plan:
     if study.modality not in XRAY_MODALITIES:
         return _out_of_scope(query, f"no backend reads 2D {study.modality} images")
-    names = set(_labels(anatomy, "cxr_classical"))
-    term = anatomy.term if anatomy else ""
-    if "heart" in names or "heart" in term or finding == "cardiomegaly":
-        return Plan("cxr_heart", f"{what} -> classical chest X-ray anatomy: lung fields, heart and thorax "
-                    "widths, cardiothoracic ratio.", anatomy)
-    if names & {"lung_left", "lung_right", "thorax"} and finding is None:
-        return Plan("cxr_lungs", f"{what} -> classical chest X-ray anatomy: lung fields.", anatomy)
+    res = catalogue.resolve("CXR", anatomy)
+    entry = res.entries[0] if res.entries and res.exact else catalogue.finding_structure("CXR", finding)
+    if entry is not None and entry.procedure == "cxr_heart":
+        return Plan("cxr_heart", f"{what} -> {entry.method}.", anatomy, structures=(entry.id,))
+    if entry is not None and finding is None:
+        return Plan(entry.procedure, f"{what} -> {entry.method}.", anatomy, structures=res.ids)
     if finding:
         return _out_of_scope(query, f"no local model detects '{finding}' on radiographs")
+    if res.entries and not res.exact:
+        return _out_of_scope(query, res.reason)
     return _out_of_scope(query, f"the {_side_term(anatomy)} is not covered on radiographs")
 
 

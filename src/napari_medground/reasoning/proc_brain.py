@@ -26,9 +26,24 @@ from .graph import Grounding
 from .planner import Plan
 
 MODEL = "model21_104class"
-_ADJECTIVE = {"hippocampus": "hippocampal", "amygdala": "amygdalar", "thalamus": "thalamic",
-              "caudate": "caudate", "putamen": "putaminal", "cerebellum": "cerebellar"}
-_PLAUSIBLE_ML = {"Hippocampus": (1.0, 8.0), "Lateral-Ventricle": (1.0, 150.0), "Amygdala": (0.5, 4.0)}
+
+
+def _entry(term: str, side: str | None = None):
+    """The catalogue entry of a brain term (its own, or the MR default entry), or None."""
+    from .. import catalogue
+    from ..language.query import AnatomyRef
+
+    labels = {"meshnet104": _vocab_labels(term, side)}
+    res = catalogue.resolve("MR", AnatomyRef(term, side=side, backend_labels=labels))
+    return res.entries[0] if res.entries else None
+
+
+def _sides(term: str, side: str | None) -> int:
+    """How many sides a query covers: 1 for a named side or an unpaired structure, else 2."""
+    from ..language import vocabulary
+
+    entry = vocabulary.load_vocabulary().anatomy.get(term)
+    return 1 if side in ("left", "right") or entry is None or not entry.paired else 2
 
 
 def _vocab_labels(term: str, side: str | None) -> tuple[str, ...]:
@@ -69,25 +84,28 @@ def _locate_step(g: Grounding, finding: Finding, plan: Plan, names: tuple[str, .
     return g.add_step(StepKind.LOCATE, title, run=run, finding=finding)
 
 
-def _region_segment(g: Grounding, finding: Finding, locate: Step, title: str, names: tuple[str, ...]) -> Step:
+def _region_segment(g: Grounding, finding: Finding, locate: Step, title: str, names: tuple[str, ...],
+                    entry, sides: int) -> Step:
     def compute(g: Grounding, step: Step):
         region = g.values.get(key(finding, "region"))
         if region is None or not region.any():
             return None, 0.0, "No voxels carry these labels."
         vol = float(region.sum()) * g.study.voxel_volume_ml
-        conf = _plausibility(names, vol)
-        return region, conf, f"{' + '.join(names)}: {int(region.sum())} voxels ({fmt(vol)} mL)."
+        conf, why = _plausibility(entry, sides, vol)
+        return region, conf, f"{' + '.join(names)}: {int(region.sum())} voxels ({fmt(vol)} mL).{why}"
 
     return add_segment_step(g, finding, locate, title, compute)
 
 
-def _plausibility(names: tuple[str, ...], volume_ml: float) -> float:
-    """Confidence from whether the volume is anatomically plausible for one structure."""
-    for part, (lo, hi) in _PLAUSIBLE_ML.items():
-        if names and all(part in n for n in names):
-            lo, hi = lo * len(names), hi * len(names)
-            return 0.9 if lo <= volume_ml <= hi else 0.3
-    return 0.85
+def _plausibility(entry, sides: int, volume_ml: float) -> tuple[float, str]:
+    """Confidence from the catalogue's plausible volume (per side) for the structure."""
+    rng = entry.plausibility.volume_ml if entry is not None else None
+    if rng is None:
+        return 0.85, ""
+    lo, hi = rng[0] * sides, rng[1] * sides
+    if lo <= volume_ml <= hi:
+        return 0.9, ""
+    return 0.3, f" Implausible volume for the {entry.name} (expected {lo:g}-{hi:g} mL): check the image."
 
 
 def build_brain_volume(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step) -> None:
@@ -97,7 +115,8 @@ def build_brain_volume(g: Grounding, query: Query, qi: int, plan: Plan, parse: S
     f = g.add_finding(name, qi, anatomy_code=a.code.to_dict() if a.code else None)
     loc = _locate_step(g, f, plan, names, f"Locate the {name} (MeshNet 104 regions)")
     loc.inputs.append(parse.id)
-    seg = _region_segment(g, f, loc, f"Segment the {name}", names)
+    seg = _region_segment(g, f, loc, f"Segment the {name}", names, _entry(a.term, a.side),
+                          _sides(a.term, a.side))
     meas = add_measure_step(g, f, seg, title=f"Measure the {name}")
 
     def decide(g: Grounding, step: Step):
@@ -111,16 +130,23 @@ def build_brain_volume(g: Grounding, query: Query, qi: int, plan: Plan, parse: S
 
 
 def build_brain_atrophy(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step) -> None:
+    """Both sides of a structure -> volumes and asymmetry -> the structure's own criteria
+    (chosen from the catalogue; none: said so, never another structure's band)."""
+    from .. import catalogue
+
     a = plan.anatomy
+    entry = _entry(a.term)
     left, right = _vocab_labels(a.term, "left"), _vocab_labels(a.term, "right")
     both = left + right
     side = a.side if a.side in ("left", "right") else None
-    name = f"{side + ' ' if side else ''}{_ADJECTIVE.get(a.term, a.term)} atrophy"
+    adjective = (entry.adjective if entry is not None else "") or a.term
+    name = f"{side + ' ' if side else ''}{adjective} atrophy"
     f = g.add_finding(name, qi, anatomy_code=a.code.to_dict() if a.code else None,
                       finding_code=query.finding_code.to_dict() if query.finding_code else None)
     loc = _locate_step(g, f, plan, both, f"Locate both {a.term} regions (MeshNet 104 regions)")
     loc.inputs.append(parse.id)
-    seg = _region_segment(g, f, loc, f"Segment the left and right {a.term}", both)
+    seg = _region_segment(g, f, loc, f"Segment the left and right {a.term}", both, entry,
+                          2 if left and right else 1)
 
     def sides(g: Grounding, mask: np.ndarray):
         seg_out = g.values[key(f, "brain")]
@@ -138,42 +164,52 @@ def build_brain_atrophy(g: Grounding, query: Query, qi: int, plan: Plan, parse: 
 
     meas = add_measure_step(g, f, seg, title=f"Measure both {a.term} volumes and their asymmetry",
                             extra=sides, label=f"{a.term} (both sides)")
-    cmp_vol = []
-    for s in ("left", "right"):
-        cmp_vol.append(add_compare_step(g, f, meas, "hippocampal_volume_typical", f"volume_{s}",
-                                        title=f"Compare the {s} {a.term} volume with the typical range",
-                                        value_label=f"{s} {a.term} volume"))
-    cmp_asym = add_compare_step(g, f, meas, "hippocampal_asymmetry", "asymmetry",
-                                title="Compare the asymmetry with healthy adults",
-                                value_label="asymmetry index")
+    uses = catalogue.select_criteria(entry, "atrophy") if entry is not None else ()
+    compares = [(u, add_compare_step(g, f, meas, u.criterion, u.measurement,
+                                     title=f"Compare the {u.label or u.measurement} with the published range",
+                                     value_label=u.label or u.measurement)) for u in uses]
 
     def decide(g: Grounding, step: Step):
         m = g.values.get(key(f, "m"), {})
         if not m:
             return FindingStatus.NOT_ASSESSABLE, 0.0, f"The {a.term} was not found: cannot assess atrophy."
         vols = {s: m.get(f"volume_{s}") for s in ("left", "right")}
-        small = [s for s, c in zip(("left", "right"), cmp_vol)
-                 if (o := outcome(g, f, "hippocampal_volume_typical", c.id)) is not None and o.meets]
-        asym = outcome(g, f, "hippocampal_asymmetry", cmp_asym.id)
         smaller = min(vols, key=lambda s: vols[s] or 0.0)
         text = (f"{a.term.capitalize()} volumes: left {fmt(vols['left'])} mL, right {fmt(vols['right'])} mL; "
                 f"asymmetry {fmt(m.get('asymmetry', 0) * 100)}%.")
-        asym_flag = asym is not None and asym.meets and (side is None or side == smaller)
-        vol_flag = bool(small) and (side is None or side in small)
-        conf = segment_confidence(g, f)
-        if vol_flag or asym_flag:
-            why = []
-            if vol_flag:
-                why.append(f"{' and '.join(small)} volume below the typical range")
-            if asym_flag:
-                why.append(f"asymmetry above the healthy 90th percentile, {smaller} side smaller")
-            return (FindingStatus.UNCERTAIN, min(conf, 0.6),
-                    text + " Possible atrophy: " + "; ".join(why) + ". Without age- and sex-matched "
-                    "normative percentiles this cannot be confirmed.")
-        return (FindingStatus.ABSENT, min(conf, 0.7),
-                text + " No sign of atrophy by volume band or asymmetry (not age/sex-normalised).")
+        if not compares:
+            return (FindingStatus.NOT_ASSESSABLE, 0.0,
+                    f"{text} No published volume criterion for the {a.term}; volumes and asymmetry shown.")
+        return _atrophy_decision(g, f, compares, text, side, smaller)
 
-    add_conclude_step(g, f, cmp_vol + [cmp_asym], title=f"Conclude on {name}", decide=decide)
+    add_conclude_step(g, f, [c for _, c in compares] or [meas], title=f"Conclude on {name}", decide=decide)
+
+
+def _atrophy_decision(g: Grounding, f: Finding, compares: list, text: str, side: str | None, smaller: str):
+    """Possible atrophy when a volume is below its band or the asymmetry above it, on the
+    side asked; never "present" without age/sex-normalised norms."""
+    small, asym_flag = [], False
+    for u, c in compares:
+        o = outcome(g, f, u.criterion, c.id, u.measurement)
+        if o is None or not o.meets or (u.direction is not None and o.band not in ("", u.direction)):
+            continue
+        if u.measurement.startswith("volume_"):
+            small.append(u.measurement.removeprefix("volume_"))
+        elif u.measurement == "asymmetry":
+            asym_flag = side is None or side == smaller
+    vol_flag = bool(small) and (side is None or side in small)
+    conf = segment_confidence(g, f)
+    if vol_flag or asym_flag:
+        why = []
+        if vol_flag:
+            why.append(f"{' and '.join(small)} volume below the typical range")
+        if asym_flag:
+            why.append(f"asymmetry above the healthy 90th percentile, {smaller} side smaller")
+        return (FindingStatus.UNCERTAIN, min(conf, 0.6),
+                text + " Possible atrophy: " + "; ".join(why) + ". Without age- and sex-matched "
+                "normative percentiles this cannot be confirmed.")
+    return (FindingStatus.ABSENT, min(conf, 0.7),
+            text + " No sign of atrophy by volume band or asymmetry (not age/sex-normalised).")
 
 
 def intracranial_mask(study, brain: np.ndarray, reach_mm: float = 12.0) -> np.ndarray:
@@ -197,13 +233,16 @@ def intracranial_mask(study, brain: np.ndarray, reach_mm: float = 12.0) -> np.nd
 
 
 def build_brain_ventricles(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step) -> None:
+    from .. import catalogue
+
     names = _vocab_labels("lateral ventricle", None)
+    entry = _entry("lateral ventricle")
     name = "ventriculomegaly" if (query.finding or "") != "hydrocephalus" else "hydrocephalus"
     f = g.add_finding(name, qi, finding_code=query.finding_code.to_dict() if query.finding_code else None)
     loc = _locate_step(g, f, plan, names, "Locate the lateral ventricles (MeshNet 104 regions)",
                        whole_brain=True)
     loc.inputs.append(parse.id)
-    seg = _region_segment(g, f, loc, "Segment the lateral ventricles", names)
+    seg = _region_segment(g, f, loc, "Segment the lateral ventricles", names, entry, 2)
 
     def evans(g: Grounding, mask: np.ndarray):
         from ..measure import evans_index
@@ -219,23 +258,23 @@ def build_brain_ventricles(g: Grounding, query: Query, qi: int, plan: Plan, pars
 
     meas = add_measure_step(g, f, seg, title="Measure the Evans index and ventricular volume", extra=evans,
                             label="lateral ventricles")
-    c_evans = add_compare_step(g, f, meas, "evans_index", "evans_index",
-                               title="Compare the Evans index with 0.3", value_label="Evans index")
-    c_vol = add_compare_step(g, f, meas, "ventricular_volume", "volume",
-                             title="Compare the ventricular volume with healthy elderly adults",
-                             value_label="lateral ventricular volume")
+    uses = catalogue.select_criteria(entry, "ventriculomegaly") if entry is not None else ()
+    compares = [(u, add_compare_step(g, f, meas, u.criterion, u.measurement,
+                                     title=f"Compare the {u.label or u.measurement} with the published limit",
+                                     value_label=u.label or u.measurement)) for u in uses]
 
     def decide(g: Grounding, step: Step):
         m = g.values.get(key(f, "m"), {})
         if not m:
             return FindingStatus.NOT_ASSESSABLE, 0.0, "The lateral ventricles were not found: cannot assess."
-        ev, vol = outcome(g, f, "evans_index", c_evans.id), outcome(g, f, "ventricular_volume", c_vol.id)
+        outs = [o for u, c in compares if (o := outcome(g, f, u.criterion, c.id)) is not None]
         text = f"Evans index {fmt(m.get('evans_index'))}, lateral ventricles {fmt(m.get('volume'))} mL."
-        conf = segment_confidence(g, f) * (g.nodes[c_evans.id].step.confidence or 0.5)
-        if ev is None and vol is None:
+        first = compares[0][1] if compares else None
+        conf = segment_confidence(g, f) * ((g.nodes[first.id].step.confidence or 0.5) if first else 0.5)
+        if not outs:
             return FindingStatus.UNCERTAIN, 0.3, text + " No criterion could be applied."
-        if (ev is not None and ev.meets) or (vol is not None and vol.meets):
+        if any(o.meets for o in outs):
             return FindingStatus.PRESENT, conf, text + " Ventricles enlarged by the criteria above."
         return FindingStatus.ABSENT, conf, text + " Within the published limits."
 
-    add_conclude_step(g, f, [c_evans, c_vol], title=f"Conclude on {name}", decide=decide)
+    add_conclude_step(g, f, [c for _, c in compares] or [meas], title=f"Conclude on {name}", decide=decide)

@@ -95,14 +95,18 @@ def build_ct_lesion(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step
     if organ_mask is not None and organ_mask.any():
         from ..models.ct_lesions import lesion_candidates
 
+        from ..catalogue import classical_use
+
         cands, lobe, weaker = _select(g.study, lesion_candidates(g.study, organ_mask, kind=kind), organ_mask,
                                       query)
+        g.use_model(classical_use("ct_classical"))
     where = f"{lobe} part of the {organ_words}" if lobe else organ_words
     if not cands:
         _absent_finding(g, query, qi, plan, parse, organ_mask, where, lesion_word, notes)
         return
     for i, cand in enumerate(cands, 1):
-        _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kind, weaker if i == 1 else 0)
+        _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kind, weaker if i == 1 else 0,
+                         lobe=lobe)
 
 
 def _absent_finding(g, query, qi, plan, parse, organ_mask, where, lesion_word, notes) -> None:
@@ -127,7 +131,8 @@ def _absent_finding(g, query, qi, plan, parse, organ_mask, where, lesion_word, n
     add_conclude_step(g, f, [loc], title=f"Conclude on {lesion_word}", decide=decide)
 
 
-def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kind, weaker: int) -> None:
+def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kind, weaker: int,
+                     lobe: str | None = None) -> None:
     f = g.add_finding(f"{lesion_word} {i} ({where})", qi,
                       finding_code=query.finding_code.to_dict() if query.finding_code else None)
     pad = 2
@@ -183,7 +188,12 @@ def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kin
                 f"{fmt(m.get('short_axis'))} mm, {fmt(m.get('volume'))} mL, mean {fmt(m.get('mean'))} HU.")
         if o is not None:
             text += " " + sentence(o.text)
-        return FindingStatus.PRESENT, max(0.0, min(1.0, conf)), text
+        conf = max(0.0, min(1.0, conf))
+        if lobe:  # the lobe itself was not located: its place in the lobe is not established
+            return (FindingStatus.UNCERTAIN, min(conf, 0.45), text + f" The {lobe} lobe is approximated by the "
+                    f"{lobe} third of the lung's height (fissures are not located): that is not the lobe, so "
+                    "whether it lies in that lobe is uncertain.")
+        return FindingStatus.PRESENT, conf, text
 
     add_conclude_step(g, f, [cmp_], title=f"Conclude on candidate {i}", decide=decide)
 
@@ -197,8 +207,10 @@ def _refine(g: Grounding, step: Step, cand_mask: np.ndarray, box: Box, kind: str
         sam = segment_box_3d(g.study, box, window=window, device=g.options.device,
                              progress=g.options.progress, cancel=g.options.cancel)
     except Exception as exc:  # noqa: BLE001 - fall back to the classical mask, and say so
+        step.evidence.extra["models"] = ["ct_classical"]
         return cand_mask, 0.6, f"LiteMedSAM failed ({exc}); kept the density-based mask."
     g.use_model(sam.model)
+    step.evidence.extra["models"] = [sam.model.name]
     step.device = sam.model.device
     from ..measure import dice as overlap
 
@@ -206,6 +218,7 @@ def _refine(g: Grounding, step: Step, cand_mask: np.ndarray, box: Box, kind: str
     dice = overlap(cand_mask, b)
     iou = float(np.mean(list(sam.iou_by_slice.values()))) if sam.iou_by_slice else 0.0
     if b.sum() == 0 or dice < 0.6:
+        step.evidence.extra["models"] = ["ct_classical"]  # the density rules made this mask
         return cand_mask, 0.7, (f"LiteMedSAM disagreed with the density candidate (Dice {dice:.2f}); "
                                 "kept the density-based mask.")
     return b, min(1.0, 0.5 * iou + 0.5 * dice), (f"LiteMedSAM mask (predicted IoU {iou:.2f}, agreement with the "

@@ -26,7 +26,13 @@ def _anatomy_step(g: Grounding, f, plan: Plan, parse: Step, title: str) -> Step:
         from ..measure import bounding_box
         from ..models.cxr_anatomy import analyse_chest_xray
 
-        cxr = analyse_chest_xray(g.study, device=g.options.device)
+        from ..catalogue import classical_use
+        from ..catalogue.locators import Timer
+
+        with Timer() as t:
+            cxr = analyse_chest_xray(g.study, device=g.options.device)
+        g.use_model(classical_use("cxr_classical", t.seconds))
+        step.evidence.extra["models"] = ["cxr_classical"]
         g.values["cxr"] = cxr
         lungs = cxr.lung_left | cxr.lung_right if cxr.lung_left is not None else None
         step.confidence = float(cxr.confidence)

@@ -95,6 +95,11 @@ def _read_raw_into(h: DicomHeader, plane: np.ndarray) -> None:
         raise StudyLoadError(
             f"{h.path}: truncated DICOM: pixel data needs {nbytes} bytes, the file holds {max(have, 0)}"
         )
+    if h.pixel_length is not None and h.pixel_length > nbytes + 1:  # +1: the even-length padding byte
+        raise StudyLoadError(
+            f"{h.path}: Rows x Columns ({h.rows} x {h.cols}) disagree with the pixel data length "
+            f"({h.pixel_length} bytes, expected {nbytes}); the image cannot be trusted"
+        )
     with open(h.path, "rb") as fh:
         fh.seek(h.pixel_offset)
         got = fh.readinto(memoryview(plane).cast("B"))
@@ -243,8 +248,10 @@ def invert_monochrome1(arr: np.ndarray, ds) -> np.ndarray:
 
 def to_luminance(arr: np.ndarray) -> np.ndarray:
     """(..., 3 or 4) RGB(A) -> luminance (ITU-R BT.601), keeping integer dtypes by rounding."""
-    rgb = arr[..., :3].astype(np.float32)
-    lum = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    wide = np.issubdtype(arr.dtype, np.integer) and arr.dtype.itemsize >= 4  # float32 cannot hold 2**32 - 1
+    ftype = np.float64 if wide else np.float32
+    rgb = arr[..., :3].astype(ftype)
+    lum = rgb @ np.array([0.299, 0.587, 0.114], ftype)
     if np.issubdtype(arr.dtype, np.integer):
         return np.clip(np.rint(lum), np.iinfo(arr.dtype).min, np.iinfo(arr.dtype).max).astype(arr.dtype)
     return lum

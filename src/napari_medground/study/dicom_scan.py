@@ -150,12 +150,17 @@ def read_header(path: Path) -> DicomHeader:
     )
 
 
-def scan_folder(folder: Path, workers: int = 4) -> tuple[list[DicomHeader], list[str], int]:
+def scan_folder(folder: Path, workers: int = 4) -> tuple[list[DicomHeader], list[str], int, str | None]:
     """Headers of every DICOM file under ``folder`` (recursive, hidden files skipped).
 
-    Returns (headers, skipped file names with reasons, number of files looked at).
+    Directory symlinks are not followed; at most :func:`~.guards.max_files` files are
+    considered.
+    Returns (headers, skipped file names with reasons, number of files looked at, a note
+    when the scan stopped at the cap, else None).
     """
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden(p, folder))
+    from .guards import ENV_MAX_FILES, bounded_files
+
+    files, capped = bounded_files(folder)
     candidates = [p for p in files if is_dicom_file(p)]
 
     def _one(p: Path):
@@ -168,7 +173,11 @@ def scan_folder(folder: Path, workers: int = 4) -> tuple[list[DicomHeader], list
         results = list(pool.map(_one, candidates)) if candidates else []
     headers = [r for r in results if isinstance(r, DicomHeader)]
     skipped = [r for r in results if isinstance(r, str)]
-    return headers, skipped, len(files)
+    note = None
+    if capped:
+        note = (f"{folder}: holds more than {len(files)} files; only the first {len(files)} were considered "
+                f"(open a subfolder, or raise ${ENV_MAX_FILES})")
+    return headers, skipped, len(files), note
 
 
 def _check_header_complete(ds, size: int, path: Path) -> None:
@@ -219,10 +228,6 @@ def _kind(sop_class: str, modality: str, has_pixels: bool) -> str:
     if modality in _NON_IMAGE_MODALITIES:
         return modality
     return "image" if has_pixels else (modality or "OTHER") + " (no pixel data)"
-
-
-def _hidden(p: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in p.relative_to(root).parts)
 
 
 def _as_list(v) -> list:

@@ -72,7 +72,7 @@ def _check_same_plane(headers: list[DicomHeader], where: str) -> tuple[np.ndarra
     if len(spacings) > 1:
         raise StudyLoadError(f"{where}: slices have different pixel spacings; the geometry cannot be trusted")
     (sp, source) = spacings.pop()
-    return iops[0], sp, source
+    return iops[0], sp or (1.0, 1.0), source
 
 
 def _sort_slices(headers: list[DicomHeader], normal: np.ndarray, where: str) -> tuple[list[DicomHeader], np.ndarray, list[str]]:
@@ -134,7 +134,9 @@ def load_slice_stack(headers: list[DicomHeader], where: Path) -> Study:
         warnings += gap_warn + _tilt_warning(pos, normal, label)
     if sp_source is None:
         row_sp = col_sp = 1.0
-        warnings.append(f"{label}: no PixelSpacing; assuming 1 mm pixels")
+        bad = headers[0].ds.get("PixelSpacing")
+        why = "no PixelSpacing" if bad in (None, "") else f"PixelSpacing {list(bad) if hasattr(bad, '__iter__') and not isinstance(bad, str) else bad} is not usable (zero, negative or not a number)"
+        warnings.append(f"{label}: {why}; assuming 1 mm pixels")
     affine = np.eye(4)
     affine[:3, 0] = normal * dz
     affine[:3, 1] = np.asarray(iop[3:6]) * row_sp

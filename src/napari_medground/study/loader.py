@@ -13,21 +13,24 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StudyLoadError
+from ..noise import collect, fold
 from ..progress import ProgressFn, report
 from .dicom_scan import DicomHeader, is_dicom_file, read_header, scan_folder
 from .dicom_series import SeriesGroup, choose_series, group_headers, mixed_warning
+from .guards import check_geometry
 from .model import Study
 
 log = logging.getLogger(__name__)
 
 _EXTENSIONS = {
     ".nii": "nifti", ".nii.gz": "nifti", ".nrrd": "nrrd", ".nhdr": "nrrd", ".mha": "mha", ".mhd": "mha",
+    ".mgz": "mgh", ".mgh": "mgh",
     ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".dcm": "dicom", ".dicom": "dicom", ".ima": "dicom", "": "dicom",
 }
 # keys every Study from load_study carries (None when the source has no such field)
 STANDARD_METADATA = ("window", "sop_class_uid", "transfer_syntax", "body_part", "manufacturer",
                      "patient_age_years", "patient_sex", "pixel_spacing_source", "image_type")
-SUPPORTED = "a DICOM file or folder, .nii/.nii.gz, .nrrd/.nhdr, .mha/.mhd, .png, .jpg/.jpeg"
+SUPPORTED = "a DICOM file or folder, .nii/.nii.gz, .mgz/.mgh, .nrrd/.nhdr, .mha/.mhd, .png, .jpg/.jpeg"
 
 
 def load_study(path, series_uid: str | None = None, *, progress: ProgressFn = None) -> Study:
@@ -37,7 +40,7 @@ def load_study(path, series_uid: str | None = None, *, progress: ProgressFn = No
     ----------
     path : str or Path
         A DICOM folder (files found by content, recursively), a DICOM file, NIfTI
-        (.nii/.nii.gz), NRRD (.nrrd/.nhdr), MetaImage (.mha/.mhd), PNG or JPEG.
+        (.nii/.nii.gz), FreeSurfer MGH (.mgz/.mgh), NRRD (.nrrd/.nhdr), MetaImage (.mha/.mhd), PNG or JPEG.
     series_uid : str, optional
         For DICOM: the SeriesInstanceUID to load; default the largest image series.
     progress : callable, optional
@@ -59,12 +62,15 @@ def load_study(path, series_uid: str | None = None, *, progress: ProgressFn = No
     if not path.exists():
         raise StudyLoadError(f"{path}: no such file or folder")
     report(progress, 0.0, f"reading {path.name}")
-    if path.is_dir():
-        study = _load_dicom_folder(path, series_uid)
-    else:
-        kind = sniff(path)
-        study = _load_dicom_file(path, series_uid) if kind == "dicom" else _read_other(path, kind)
-    _replace_non_finite(study)
+    with collect() as library_notes:  # pydicom/nibabel/SimpleITK chatter: folded, never raw
+        if path.is_dir():
+            study = _load_dicom_folder(path, series_uid)
+        else:
+            kind = sniff(path)
+            study = _load_dicom_file(path, series_uid) if kind == "dicom" else _read_other(path, kind)
+        check_geometry(study)
+        _replace_non_finite(study)
+    study.warnings.extend(fold(library_notes, path.name))
     for key in STANDARD_METADATA:
         study.metadata.setdefault(key, None)
     for w in study.warnings:  # also in study.warnings, which callers show: INFO avoids printing twice
@@ -90,7 +96,7 @@ def is_supported(path, max_files: int = 64) -> bool:
 
 
 def sniff(path: Path) -> str:
-    """The reader for a file: "dicom", "nifti", "nrrd", "mha", "png" or "jpeg"."""
+    """The reader for a file: "dicom", "nifti", "mgh", "nrrd", "mha", "png" or "jpeg"."""
     size = path.stat().st_size
     if size == 0:
         raise StudyLoadError(f"{path}: empty file (0 bytes)")
@@ -109,6 +115,8 @@ def sniff(path: Path) -> str:
     if head.lstrip().startswith((b"ObjectType", b"NDims")):
         return "mha"
     ext = _extension(path)
+    if ext in (".mgz", ".mgh") and (head.startswith(b"\x1f\x8b") or head[:4] == b"\x00\x00\x00\x01"):
+        return "mgh"
     if is_dicom_file(path):
         return "dicom"
     if ext in _EXTENSIONS:
@@ -144,6 +152,10 @@ def _read_other(path: Path, kind: str) -> Study:
         from .nifti_io import read_nifti
 
         return read_nifti(path)
+    if kind == "mgh":
+        from .mgh_io import read_mgh
+
+        return read_mgh(path)
     if kind in ("nrrd", "mha"):
         from .sitk_io import read_sitk
 
@@ -187,9 +199,11 @@ def _load_dicom_file(path: Path, series_uid: str | None) -> Study:
 
 
 def _load_dicom_folder(folder: Path, series_uid: str | None) -> Study:
-    headers, skipped, n_files = scan_folder(folder)
+    headers, skipped, n_files, capped = scan_folder(folder)
     if n_files == 0:
         raise StudyLoadError(f"{folder}: empty folder (no files to load)")
+    if not headers and capped:
+        raise StudyLoadError(f"{capped}: no DICOM file among them")
     if not headers:
         if skipped:
             raise StudyLoadError(f"{folder}: no readable DICOM files ({len(skipped)} unreadable, e.g. {skipped[0]})")
@@ -201,7 +215,7 @@ def _load_dicom_folder(folder: Path, series_uid: str | None) -> Study:
     study = _build(chosen, folder)
     study.other_series = [g.summary() for g in others]
     warn = mixed_warning(folder, chosen, others)
-    extra = [warn] if warn else []
+    extra = [w for w in (capped, warn) if w]
     if skipped:
         extra.append(f"{folder.name}: skipped {len(skipped)} unreadable DICOM file(s), e.g. {skipped[0]}")
     study.warnings[:0] = extra

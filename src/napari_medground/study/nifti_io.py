@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StudyLoadError
+from .guards import check_allocation, check_file_holds
 from .model import Study, lps_to_ras, ras_to_lps
 
 _REVERSE_3D = np.array(
@@ -37,12 +38,22 @@ def read_nifti(path: Path) -> Study:
     """
     import nibabel as nib
 
+    from ..noise import refresh
+
+    refresh()  # nibabel attaches a stderr handler of its own on import
     path = Path(path)
     try:
         img = nib.load(str(path))
         hdr = img.header
         slope, inter = hdr.get_slope_inter()
+    except Exception as exc:  # nibabel raises many types for corrupt files
+        raise StudyLoadError(f"{path}: not a readable NIfTI file ({_short(exc)})") from None
+    _check_announced_size(path, img, slope, inter)
+    try:
         raw = np.asanyarray(img.dataobj)
+    except MemoryError:
+        raise StudyLoadError(f"{path}: out of memory reading {_describe(img)}; open a cropped or "
+                             "downsampled copy") from None
     except Exception as exc:  # nibabel raises many types for corrupt files
         raise StudyLoadError(f"{path}: not a readable NIfTI file ({_short(exc)})") from None
     warnings: list[str] = []
@@ -118,6 +129,26 @@ def write_nifti(array: np.ndarray, study: Study, path: Path, dtype: np.dtype | N
     nib.save(img, str(tmp))
     tmp.replace(path)
     return path
+
+
+def _describe(img) -> str:
+    shape = tuple(int(v) for v in img.shape)
+    return f"{' x '.join(map(str, shape))} {img.get_data_dtype()} voxels"
+
+
+def _check_announced_size(path: Path, img, slope, inter) -> None:
+    """Refuse, before allocating, a header whose voxels the file cannot hold or memory cannot fit."""
+    shape = tuple(int(v) for v in img.shape)
+    if any(v < 0 for v in shape):
+        raise StudyLoadError(f"{path}: not a readable NIfTI file (negative dimension in {shape})")
+    n = int(np.prod(shape, dtype=object))
+    itemsize = np.dtype(img.get_data_dtype()).itemsize
+    offset = int(getattr(img.dataobj, "offset", 0) or 0)
+    fmap = img.file_map
+    if "header" not in fmap or fmap["image"].filename == fmap["header"].filename:  # .nii, not .hdr/.img
+        check_file_holds(path, offset, n * itemsize, _describe(img))
+    scaled = 8 if _is_scaled(slope, inter) else itemsize  # scaled data comes back as float64
+    check_allocation(n * (itemsize + scaled), path, f"a {_describe(img)} image")
 
 
 def _is_scaled(slope, inter) -> bool:

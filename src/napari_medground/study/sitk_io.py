@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import StudyLoadError
 from .dicom_pixels import to_luminance
+from .guards import check_allocation
 from .model import Study
 from .nifti_io import _guess_modality, _short
 
@@ -37,12 +38,27 @@ def _affine(spacing, origin, direction, ndim: int) -> np.ndarray:
     return a
 
 
+def _check_size(path: Path) -> None:
+    """Refuse, from the header alone, an image that cannot fit in this process's memory."""
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    n = int(np.prod([int(v) for v in reader.GetSize()], dtype=object)) * reader.GetNumberOfComponents()
+    itemsize = np.dtype(sitk.GetArrayViewFromImage(sitk.Image([1] * reader.GetDimension(),
+                                                              reader.GetPixelID())).dtype).itemsize
+    check_allocation(2 * n * itemsize, path, f"a {' x '.join(map(str, reader.GetSize()))} image")
+
+
 def read_sitk(path: Path, fmt: str) -> Study:
     """Read an NRRD or MetaImage file (2D or 3D; 4D -> the first volume, with a warning)."""
     import SimpleITK as sitk
 
     path = Path(path)
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)  # ITK warnings go straight to the C++ stderr
     try:
+        _check_size(path)
         img = sitk.ReadImage(str(path))
     except RuntimeError as exc:
         msg = str(exc).strip().splitlines()
