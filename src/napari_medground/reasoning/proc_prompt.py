@@ -53,7 +53,8 @@ def build_prompt(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step, b
         return (sam.mask, iou, f"LiteMedSAM: {sam.slices_encoded} slice(s) encoded, mean predicted IoU "
                 f"{iou:.2f} ({sam.model.device}, {sam.model.precision}, {sam.model.seconds:.1f} s).{notes}")
 
-    seg = add_segment_step(g, f, loc, "Segment inside the box (LiteMedSAM)", compute)
+    seg_title = "Segment inside the box (LiteMedSAM)" if box is not None else "Segment from the clicks (LiteMedSAM)"
+    seg = add_segment_step(g, f, loc, seg_title, compute)
     meas = add_measure_step(g, f, seg, title="Measure the segmented region", recist=True)
 
     def decide(g: Grounding, step: Step):
