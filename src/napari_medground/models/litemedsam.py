@@ -141,19 +141,21 @@ def segment_box_3d(study: Any, box: Box, *, window: Any = None, device: str = "a
 # mask stops the walk, not the model's confidence.
 RANGE_LIMITS = PropagationLimits(min_iou=0.0, max_iou_drop=1.0, max_mean_shift=1.0, max_growth=3.0,
                                  min_coverage=0.3)
+MAX_ANCHORS = 5
 
 
 def _segment_range(session: Session, zs: range, box: Box2D, *, progress: ProgressFn = None,
                    cancel: CancelFn = None) -> tuple[np.ndarray, dict[int, float], list[str]]:
-    """A box over several slices: one walk from the slice where the box fits the object best.
+    """A box over several slices: walks from a few start slices; the one the model rates best wins.
 
     The box is the object's 3D extent, so on most slices it is looser than the object's
     section there and the model may take in neighbouring tissue; on the slice of the
     largest section it fits. Every slice in the range is prompted with the box (decoder
     runs on cached embeddings) and scored by the model's predicted IoU times how much of
-    the box the mask's own bounding box fills; the walk starts from the best slice and
-    tightens the box from slice to slice, stopping where the object ends (the intensity
-    model learned on the start slice, vanishing or leaking masks).
+    the box the mask's own bounding box fills. Walks start from that slice and from up to
+    ``MAX_ANCHORS`` evenly spaced ones, each tightening the box from slice to slice and
+    stopping where the object ends (the intensity model learned on its start slice,
+    vanishing or leaking masks); the walk with the best mean predicted IoU is kept.
     """
     best_z, best_score = zs[len(zs) // 2], -1.0
     area = float((box[2] - box[0] + 1) * (box[3] - box[1] + 1))
@@ -168,9 +170,17 @@ def _segment_range(session: Session, zs: range, box: Box2D, *, progress: Progres
         score = iou * (r[-1] - r[0] + 1) * (c[-1] - c[0] + 1) / area
         if score > best_score:
             best_z, best_score = z, score
-    vol, ious, notes = propagate(session, best_z, box, zs, bound=box, limits=RANGE_LIMITS, cancel=cancel,
-                                 progress=sub_progress(progress, 0.5, 1.0) if progress else None)
-    return vol, ious, notes + [f"start slice {best_z} (predicted IoU x box fill {best_score:.2f})"]
+    n = min(MAX_ANCHORS, len(zs))
+    anchors = sorted({best_z} | {zs[int(round(k * (len(zs) - 1) / max(1, n - 1)))] for k in range(n)})
+    best, best_mean = None, -1.0
+    for k, a in enumerate(anchors):  # walks are decoder runs on cached embeddings
+        report(progress, 0.5 + 0.5 * k / len(anchors), f"LiteMedSAM: walk {k + 1}/{len(anchors)} from slice {a}")
+        vol, ious, notes = propagate(session, a, box, zs, bound=box, limits=RANGE_LIMITS, cancel=cancel)
+        mean = float(np.mean(list(ious.values()))) if ious else 0.0
+        if mean > best_mean:
+            best, best_mean = (vol, ious, notes + [f"walk from slice {a} (mean predicted IoU {mean:.2f}; "
+                                                   f"best box fit on slice {best_z}, {best_score:.2f})"]), mean
+    return best
 
 
 def box_padding(shape: tuple[int, int]) -> int:
