@@ -170,7 +170,7 @@ def test_cli_point_parsing():
     (("ct", "sts_sarcoma_002", "CT_image.nii.gz"), ("ct", "sts_sarcoma_002", "CT_mask.nii.gz"), 0.80),
 ])
 def test_3d_box_on_the_sarcoma(model, image, label, floor):
-    """Box padded by 2 voxels around the GTV (measured: MR 0.87, CT 0.83)."""
+    """Box padded by 2 voxels around the GTV (measured: MR 0.82, CT 0.84)."""
     st = load_study(shared_path(*image))
     lab = _labels_on(st, shared_path(*label)) > 0
     idx = np.argwhere(lab)
