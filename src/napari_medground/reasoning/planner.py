@@ -122,13 +122,20 @@ def _plan_ct(query: Query, anatomy: AnatomyRef | None, finding: str | None, what
 
 # Diffuse CT findings with their own chain; the structures come from the catalogue's
 # "finding_structures" (resources/catalogue/ct.json).
-CT_FINDING_PROCEDURES = {"emphysema": ("ct_emphysema", "LAA-950 densitometry inside the lung masks")}
+CT_FINDING_PROCEDURES = {
+    "emphysema": ("ct_emphysema", "LAA-950 densitometry inside the lung masks", ("lung", "chest", "thorax")),
+    "effusion": ("ct_pleural_effusion", "fluid-density collection in the dependent pleural space, per side",
+                 ("pleura", "pleural cavity", "lung", "chest", "thorax")),
+}
 
 
 def _plan_ct_finding(query: Query, anatomy: AnatomyRef | None, finding: str, what: str) -> Plan:
     """A diffuse finding measured in its own structures (emphysema -> both lungs)."""
-    procedure, how = CT_FINDING_PROCEDURES[finding]
+    procedure, how, where = CT_FINDING_PROCEDURES[finding]
     ids = tuple(e.id for e in catalogue.finding_structures("CT", finding))
+    if anatomy is not None and anatomy.term not in where:
+        return _out_of_scope(query, f"'{finding}' is measured on CT only in the {', '.join(where)}, "
+                             f"not the {_side_term(anatomy)}")
     if anatomy is not None:
         named = set(catalogue.resolve("CT", anatomy).ids)
         if named and not named & set(ids):
