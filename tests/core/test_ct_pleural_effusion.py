@@ -60,3 +60,13 @@ def test_shared_chests_say_what_they_find(rel):
     detail = r.steps[-1].detail
     assert "Pleural fluid:" in detail and "right" in detail and "left" in detail
     assert r.findings[0].status in (FindingStatus.ABSENT, FindingStatus.UNCERTAIN, FindingStatus.PRESENT)
+
+
+def test_effusion_elsewhere_is_not_taken_for_pleural():
+    from napari_medground.language import parse
+    from napari_medground.reasoning.planner import plan_query
+
+    study, _ = make_ct_phantom(seed=0)
+    assert plan_query(study, parse("pericardial effusion").queries[0]).procedure == "out_of_scope"
+    assert plan_query(study, parse("left pleural effusion").queries[0]).procedure == "ct_pleural_effusion"
+    assert plan_query(study, parse("emphysema").queries[0]).procedure == "ct_emphysema"
