@@ -49,8 +49,6 @@ def test_laa_synthetic_known_fraction_truth_masks(spacing, orientation):
     assert res["left"].percent < 0.5  # noise 10 HU around -850: nothing below -950
 
 
-@pytest.mark.xfail(strict=True, reason="ct.lungs loses a lung whose voxels are scattered at -980 HU "
-                   "(taken for gas / air estimate shifted): to fix in models/ct_anatomy_lungs.py")
 def test_emphysema_synthetic_known_fraction_end_to_end():
     study, truth, total_pct, right_pct = _emphysematous((3.0, 2.5, 2.5))
     r = ground(study, "emphysema")
