@@ -66,6 +66,7 @@ GAS_CONTACT_FRACTION = 0.1  # air touching bowel gas over this much of its surfa
 # coarse grid); bowel gas is ringed by wall and content, a pneumothorax by chest wall too
 BULLA_RING_FRACTION = 0.5
 BULLA_TISSUE_FRACTION = 0.3
+POROUS_FILL_FRACTION = 0.7  # pure air filling less of its closed envelope is porous lung
 CLOSE_MM = 4.0
 BONE_HU = 200.0  # closing may take in soft tissue (a juxtapleural nodule), never bone
 
@@ -105,7 +106,7 @@ def lungs_canonical(hu: np.ndarray, body: np.ndarray, spacing: tuple[float, floa
     lung, conf, sel_notes = _select_lung_components(smooth, c & ~airways & ~gas, airways, spacing, air, gas)
     notes += sel_notes
     if (bullae & lung).any():
-        notes.append("pure-air pocket(s) surrounded by lung (bullae) kept as lung")
+        notes.append("pure-air pocket(s) surrounded by lung or porous (bullae, emphysema) kept as lung")
     left, right, how, split_conf = _split_sides(lung, spacing, mid)
     if how:
         notes.append(how)
@@ -173,12 +174,23 @@ def _gas_pockets(smooth, cand, body, spacing, air) -> tuple[np.ndarray, int, np.
         parenchyma = float(((vals > air + PURE_AIR_MARGIN_HU) & (vals < air + LUNG_ABOVE_AIR_HU)).mean()) \
             if vals.size else 0.0
         tissue = float((vals >= air + LUNG_ABOVE_AIR_HU).mean()) if vals.size else 1.0
-        if parenchyma >= BULLA_RING_FRACTION and tissue <= BULLA_TISSUE_FRACTION:
+        if (parenchyma >= BULLA_RING_FRACTION and tissue <= BULLA_TISSUE_FRACTION) \
+                or _porous(pocket, spacing):
             bullae[sl] |= pocket
             continue
         n_gas += 1
         gas[sl] |= inner & cand[sl]
     return gas, n_gas, bullae
+
+
+def _porous(pocket: np.ndarray, spacing) -> bool:
+    """Scattered low-attenuation voxels joined into one region (centrilobular emphysema) fill
+    little of their own closed envelope; gas in a bowel loop or a pneumothorax fills it."""
+    from scipy import ndimage as ndi
+
+    closed = ndi.binary_closing(pocket, structure=ball_mm(POCKET_OPEN_MM, spacing))
+    n = int(closed.sum())
+    return n > 0 and float(pocket.sum()) / n < POROUS_FILL_FRACTION
 
 
 def _pad_slices(sl, pad: int, shape) -> tuple[slice, ...]:
