@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from napari_medground.phantom import make_ct_phantom
+from napari_medground.synthetic import make_ct_phantom
 from napari_medground.reasoning.api import ground
 from napari_medground.result import FindingStatus
 from tests.data.shared import shared_path

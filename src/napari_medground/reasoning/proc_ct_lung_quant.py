@@ -110,8 +110,8 @@ def _decide(g: Grounding, f, uses, compares):
 
 def build_ct_pleural_effusion(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step) -> None:
     """Pleural effusion on CT: fluid in the dependent pleural space per side, volume in mL."""
-    from ..models import ct_anatomy
-    from ..models.ct_pleura import FLUID_HU, segment_pleural_fluid
+    from ..models import ct as ct_anatomy
+    from ..models.ct.pleura import FLUID_HU, segment_pleural_fluid
 
     names = list(plan.structures or ("lung_left", "lung_right"))
     f = g.add_finding("pleural effusion", qi, finding_code=query.finding_code.to_dict()
