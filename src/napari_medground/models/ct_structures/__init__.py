@@ -1,0 +1,11 @@
+"""CT structures located by HU rules, shape and landmark reasoning (no atlas of the test CT).
+
+Each locator takes a 3D CT ``Study`` and returns a :class:`.result.StructureResult` on
+the study grid. Families: :mod:`.vertebrae` (levels counted from the sacrum).
+"""
+from .result import StructureResult, not_assessable
+from .vertebrae import locate_vertebra, spine_levels
+
+__all__ = ["StructureResult", "locate_vertebra", "not_assessable", "spine_levels"]
+
+from . import registered  # noqa: E402,F401  (registers the catalogue locators)
