@@ -29,6 +29,7 @@ _BUILDERS = {
     "ct_organ": ("proc_ct", "build_ct_structure"),
     "ct_structure": ("proc_ct", "build_ct_structure"),
     "ct_lesion": ("proc_lesion", "build_ct_lesion"),
+    "ct_quant": ("proc_ct_quant", "build_ct_quant"),
     "cxr_heart": ("proc_xray", "build_cxr_heart"),
     "cxr_lungs": ("proc_xray", "build_cxr_lungs"),
     "out_of_scope": ("proc_prompt", "build_cannot_assess"),
