@@ -82,6 +82,7 @@ class BatchSummary:
     tasks_submitted: int
     cohort_csv: Path
     summary_json: Path
+    evaluation_files: dict[str, str] = field(default_factory=dict)  # rows with a reference: CSV, summary, plot
     outcomes: tuple[RowOutcome, ...] = field(default=(), repr=False)
 
     @property
@@ -228,12 +229,23 @@ def _record_lost(row: ManifestRow, out: Path, exc: Any) -> dict:
     return {**status, "cohort": cohort_lines(status, None)}
 
 
+def _write_evaluation(out: Path, rows: list[ManifestRow], ordered: list[dict]) -> dict[str, str]:
+    """Cohort scores of the rows with a reference (see :mod:`napari_medground.evaluate.cohort`)."""
+    with_ref = [{**o, "reference": r.reference} for r, o in zip(rows, ordered) if r.reference]
+    if not with_ref:
+        return {}
+    from .evaluate.cohort import write_cohort_evaluation
+
+    return {k: str(v) for k, v in write_cohort_evaluation(out, with_ref).items()}
+
+
 def _finish(rows: list[ManifestRow], outcomes: dict[int, dict], out: Path, manifest: str | None,
             t0: float, compute_s: float, n_workers: int, address: str | None, device: str,
             submitted: int) -> BatchSummary:
     ordered = [outcomes[r.index] for r in rows]
     sweep_partials(out, {r.row_id for r in rows})  # attempts cut short by a dying worker
     cohort = write_cohort(out / "cohort.csv", (line for o in ordered for line in o["cohort"]))
+    evaluation = _write_evaluation(out, rows, ordered)
     count = {s: sum(o["status"] == s for o in ordered) for s in ("done", "failed", "skipped")}
     ran = count["done"] + count["failed"]
     seconds = time.perf_counter() - t0
@@ -242,7 +254,7 @@ def _finish(rows: list[ManifestRow], outcomes: dict[int, dict], out: Path, manif
         compute_seconds=round(compute_s, 3), rows_per_second=round(ran / seconds, 4) if ran else 0.0,
         rows_per_second_compute=round(ran / compute_s, 4) if ran and compute_s else 0.0,
         workers=n_workers, scheduler=address, device=device, tasks_submitted=submitted,
-        cohort_csv=cohort, summary_json=out / "summary.json",
+        cohort_csv=cohort, summary_json=out / "summary.json", evaluation_files=evaluation,
         outcomes=tuple(RowOutcome(o["row"], o["row_id"], o["study"], o["finding"], o.get("box"), o["status"],
                                   o["recorded_status"], o.get("reason"), o.get("error_type"),
                                   float(o.get("seconds") or 0.0), o.get("pid")) for o in ordered),

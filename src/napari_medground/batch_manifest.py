@@ -11,7 +11,12 @@ Format (UTF-8, comma-separated, one header line; column names are case-insensiti
   path is taken from the manifest's own folder (so a manifest travels with its data).
 - ``finding``: the typed finding, as for ``medground ground`` (``text`` is accepted too).
 - ``box`` (optional): ``A0,A1,A2,B0,B1,B2`` voxel indices in array order, inclusive
-  (2D: four numbers); quote it. An unquoted box spilling into extra columns is joined.
+  (2D: four numbers); quote it. An unquoted box spilling into extra columns is joined
+  (only when ``box`` is the last column).
+- ``reference`` (optional): a label file to score the row's labels against (relative
+  to the manifest's folder, like ``study``); ``reference_names`` (optional): its label
+  names, a JSON table or ``totalseg``; ``labels`` (optional): an explicit label map as
+  for ``medground evaluate --labels``. See :mod:`napari_medground.evaluate.cohort`.
 - Blank lines and lines whose first cell starts with ``#`` are ignored.
 
 Each row gets a stable id: its 1-based row number (blank and ``#`` lines not counted)
@@ -30,6 +35,7 @@ from .errors import BatchError
 
 _STUDY_COLUMNS = ("study", "path", "image")
 _FINDING_COLUMNS = ("finding", "text", "query")
+_REFERENCE_COLUMNS = ("reference", "reference_names", "labels")
 _SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm", ".png", ".jpg", ".jpeg", ".gz")
 
 
@@ -44,10 +50,16 @@ class ManifestRow:
     finding: str
     box: str | None = None  # "A0,A1,A2,B0,B1,B2" as written, or None
     row_id: str = ""
+    reference: str | None = None  # absolute path of the reference labels, or None
+    reference_names: str | None = None  # "totalseg" or a JSON table path
+    labels: str | None = None  # an explicit label map (evaluate --labels)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"row": self.index, "row_id": self.row_id, "study": self.study,
-                "finding": self.finding, "box": self.box}
+        d = {"row": self.index, "row_id": self.row_id, "study": self.study,
+             "finding": self.finding, "box": self.box}
+        if self.reference:
+            d.update(reference=self.reference, reference_names=self.reference_names, labels=self.labels)
+        return d
 
 
 def slug(text: str, limit: int = 32) -> str:
@@ -97,13 +109,15 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
         raise BatchError(f"manifest {path}: header {lines[0]} lacks a 'study' and a 'finding' column; "
                          "the first line must be study,finding[,box]")
     b_col = header.index("box") if "box" in header else None
+    extra = {k: header.index(k) for k in _REFERENCE_COLUMNS if k in header}
     records = []
     for cells in lines[1:]:
         cells = [c.strip() for c in cells]
         if b_col is not None and b_col == len(header) - 1 and len(cells) > len(header):
             cells = cells[:b_col] + [",".join(c for c in cells[b_col:] if c)]
         get = (lambda i: cells[i] if i is not None and i < len(cells) else "")  # noqa: E731
-        records.append({"study": get(s_col), "finding": get(f_col), "box": get(b_col) or None})
+        records.append({"study": get(s_col), "finding": get(f_col), "box": get(b_col) or None,
+                        **{k: get(i) or None for k, i in extra.items()}})
     if not records:
         raise BatchError(f"manifest {path}: a header but no rows; "
                          "add one line per study: study,finding[,box]")
@@ -122,10 +136,13 @@ def rows_from(records: Iterable[Mapping[str, Any] | Sequence[Any] | ManifestRow]
     width = max(4, len(str(len(items))))
     rows = []
     for i, rec in enumerate(items, start=1):
+        ref: dict[str, Any] = {}
         if isinstance(rec, ManifestRow):
             study, finding, box = rec.study, rec.finding, rec.box
+            ref = {k: getattr(rec, k) for k in _REFERENCE_COLUMNS}
         elif isinstance(rec, Mapping):
             study, finding, box = rec.get("study", ""), rec.get("finding", ""), rec.get("box")
+            ref = {k: rec.get(k) for k in _REFERENCE_COLUMNS}
         else:
             seq = list(rec) + [None, None, None]
             study, finding, box = seq[0] or "", seq[1] or "", seq[2]
@@ -134,8 +151,22 @@ def rows_from(records: Iterable[Mapping[str, Any] | Sequence[Any] | ManifestRow]
         if study:
             p = Path(study).expanduser()
             study = str(p if p.is_absolute() else (base / p).resolve())
-        rows.append(ManifestRow(i, study, finding, box, make_row_id(i, study or "no-study", finding, width)))
+        rows.append(ManifestRow(i, study, finding, box, make_row_id(i, study or "no-study", finding, width),
+                                **_reference_fields(ref, base)))
     return rows
+
+
+def _reference_fields(ref: Mapping[str, Any], base: Path) -> dict[str, str | None]:
+    """reference (absolute), reference_names and labels of a record; names that look like
+    files resolve against ``base`` too."""
+    out: dict[str, str | None] = {}
+    for k in _REFERENCE_COLUMNS:
+        v = str(ref.get(k) or "").strip() or None
+        if v and (k == "reference" or (k == "reference_names" and v.lower().endswith(".json"))):
+            p = Path(v).expanduser()
+            v = str(p if p.is_absolute() else (base / p).resolve())
+        out[k] = v
+    return out
 
 
 def _box_text(box: Any) -> str | None:

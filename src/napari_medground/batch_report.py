@@ -73,6 +73,10 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     for f in summary.get("failures", []):
         lines.append(f"  failed {f['row_id']}: {f['reason']}")
     lines.append(f"cohort  {summary['cohort_csv']}")
+    ev = summary.get("evaluation_files") or {}
+    if ev:
+        lines.append(f"scores  {ev.get('evaluation_csv')} (summary {ev.get('evaluation_summary_csv')}, "
+                     f"plot {ev.get('evaluation_plot', 'none')})")
     lines.append(f"summary {summary['summary_json']}")
     return "\n".join(lines)
 

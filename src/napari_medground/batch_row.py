@@ -64,6 +64,8 @@ def run_row(row: Mapping[str, Any], out_dir: str, device: str = "auto") -> dict[
         status.update(status="failed" if reason else "done", reason=reason, input_error=bool(reason),
                       error_type="NotUnderstood" if reason else None,
                       result_status=result.get("conclusion", {}).get("status"))
+        if row.get("reference") and not reason:
+            status["evaluation"] = _score(row, partial, result)
     except Exception as exc:  # noqa: BLE001 - a bad row is recorded, the others go on
         if not isinstance(exc, MedgroundError):
             log.exception("row %s (%s): unexpected error", row["row_id"], row["study"])
@@ -91,6 +93,16 @@ def _ground_into(row: Mapping[str, Any], folder: Path, device: str) -> dict[str,
     box = parse_box(row.get("box"))
     result = ground(row["study"], row["finding"], out_dir=folder, box=box, device=device, overwrite=True)
     return result.to_dict()
+
+
+def _score(row: Mapping[str, Any], folder: Path, result: Mapping[str, Any]) -> dict[str, Any]:
+    """The row's labels scored against its reference (``evaluation.json`` in its folder too)."""
+    from .evaluate.cohort import score_row
+
+    ev = score_row(folder / LABELS_FILE, result, row["reference"], reference_names=row.get("reference_names"),
+                   labels=row.get("labels"))
+    write_json_atomic(folder / "evaluation.json", ev)
+    return ev
 
 
 def not_understood_reason(result: Mapping[str, Any]) -> str | None:

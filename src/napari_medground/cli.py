@@ -24,6 +24,7 @@ COMMANDS = {
     "models": "models, licences, where their weights are and whether present",
     "demo": "open napari on a bundled example and run one finding",
     "batch": "run ground over a manifest of studies on Dask",
+    "evaluate": "per-structure Dice, HD95, surface Dice, volume and centroid agreement with reference labels",
 }
 
 

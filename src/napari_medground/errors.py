@@ -48,3 +48,7 @@ class CriteriaFileError(MedgroundError):
 
 class BatchError(MedgroundError):
     """The batch as a whole cannot run (unreadable manifest, unreachable scheduler, ...)."""
+
+
+class EvaluationError(MedgroundError):
+    """Two label files cannot be compared (unreadable, no common extent or labels)."""

@@ -322,6 +322,11 @@ class Result:
                 {"value": f.label_value, "name": f.name, "status": f.status.value}
                 for f in self.findings if f.label_value
             ],
+            # clinician edits versus the AI masks (Dice, HD95 mm, volume change mL), per edited step
+            "agreement": [
+                {"step_id": s.id, "finding": s.finding, **_jsonable(s.evidence.extra["agreement"])}
+                for s in self.steps if "agreement" in s.evidence.extra
+            ],
         }
 
 

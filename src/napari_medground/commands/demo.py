@@ -3,13 +3,20 @@
 Opens napari on the synthetic CT phantom (no files needed), docks the grounding widget
 and runs one finding, so a new user sees the masks, boxes, measurements and the steps
 to accept, edit or reject. ``--screenshot PATH`` saves the window (viewer and dock)
-once the finding is shown, then exits (used for the README image; run it under
-``xvfb-run -a -s "-screen 0 1600x1000x24"`` on a machine without a display).
+once the finding is shown, then exits (used for the README image).
+
+Without a display (Linux, no ``DISPLAY``/``WAYLAND_DISPLAY``): with ``--screenshot`` the
+demo re-runs itself under ``xvfb-run`` when that is installed (the result is a file, so a
+virtual screen serves); otherwise it stops before Qt starts, with one line saying what to
+run instead (exit code 2), never Qt's abort.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -31,6 +38,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..napari.display import XVFB_MARK, require_display, xvfb_command
+
+    if args.screenshot:
+        cmd = xvfb_command([sys.executable, "-m", "napari_medground.cli", "demo", *_argv(args)])
+        if cmd is not None:
+            log.info("no display: running the demo under %s", " ".join(cmd[:2]))
+            return subprocess.run(cmd, env=dict(os.environ, **{XVFB_MARK: "1"})).returncode
+    require_display("the demo", "xvfb-run -a medground demo --screenshot demo.png")
+    return _show(args)
+
+
+def _argv(args: argparse.Namespace) -> list[str]:
+    """The demo's own options, to run it again as they were given."""
+    out = ["--finding", args.finding, "--device", args.device, "--timeout", str(args.timeout)]
+    return out + (["--screenshot", str(Path(args.screenshot).resolve())] if args.screenshot else [])
+
+
+def _show(args: argparse.Namespace) -> int:
     import napari
     from qtpy.QtCore import QTimer
 

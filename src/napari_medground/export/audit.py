@@ -98,6 +98,7 @@ def build_audit(
         "findings": data["findings"],
         "conclusion": data["conclusion"],
         "edits": edits,
+        "agreement": data["agreement"],  # each edited mask versus the AI's (see Result.to_dict)
         "editors": sorted({e.user for e in result.edit_log}),
         "timings_s": data["timings_s"],
         "export": {

@@ -107,7 +107,7 @@ def _group(result: Any, finding: Any, seg: SegExport | None, segment: Any, sourc
         ]
         if site
         else None,
-        measurements=_measurements(result, finding) or None,
+        measurements=(_measurements(result, finding) + _agreement_measurements(result, finding)) or None,
         qualitative_evaluations=[
             hd.sr.QualitativeEvaluation(coded(STATUS_CONCEPT_NAME), coded(STATUS_CODES[finding.status.value]))
         ],
@@ -163,6 +163,39 @@ def _measurements(result: Any, finding: Any) -> list[Any]:
                 derivation=coded(concept.derivation) if concept.derivation else None,
             )
         )
+    return out
+
+
+# a clinician's edit versus the AI mask: local codes (no standard code for these); the AI
+# mask is the reference, so the numbers measure this segment against it
+_AGREEMENT = (
+    ("dice", (LOCAL_SCHEME, "dice_to_ai", "Dice coefficient to the AI segmentation"), "1"),
+    ("hd95_mm", (LOCAL_SCHEME, "hd95_to_ai", "95th percentile Hausdorff distance to AI segmentation"), "mm"),
+    ("volume_change_ml", (LOCAL_SCHEME, "dvol_from_ai", "Volume change from the AI segmentation"), "mL"),
+)
+
+
+def finding_agreement(result: Any, finding: Any) -> dict[str, Any] | None:
+    """The agreement dict of the finding's edited step (the last one), if its mask was edited."""
+    found = [s.evidence.extra["agreement"] for s in result.steps
+             if (s.id in finding.steps or s.finding == finding.name) and "agreement" in s.evidence.extra]
+    return found[-1] if found else None
+
+
+def _agreement_measurements(result: Any, finding: Any) -> list[Any]:
+    import highdicom as hd
+
+    agreement = finding_agreement(result, finding)
+    if not agreement:
+        return []
+    out = []
+    for key, concept, unit in _AGREEMENT:
+        value = agreement.get(key)
+        if value is None or not math.isfinite(float(value)):
+            continue
+        if key == "volume_change_ml" and result.study.is_2d:
+            continue  # a planar ROI has an area, not a volume
+        out.append(hd.sr.Measurement(name=coded(concept), value=float(value), unit=coded(unit_code(unit))))
     return out
 
 

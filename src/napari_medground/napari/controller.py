@@ -55,6 +55,13 @@ class LayerController:
         self.result: Any = None
         viewer.dims.events.ndisplay.connect(self._on_ndisplay)
 
+    def detach(self) -> None:
+        """Stop following the viewer (the study was closed)."""
+        try:
+            self.viewer.dims.events.ndisplay.disconnect(self._on_ndisplay)
+        except (TypeError, ValueError, RuntimeError):
+            pass
+
     def _on_ndisplay(self, _event: Any = None) -> None:
         """Boxes are drawn per slice in 2D views and as a wireframe in 3D views."""
         if self.overlays.findings and self.own_layers():

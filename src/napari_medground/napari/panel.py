@@ -59,6 +59,14 @@ def edit_kind(step: Step, result: Result) -> str | None:
     return None
 
 
+def _agreement_text(agreement: dict[str, Any], result: Result) -> str:
+    """"edited: Dice 0.86 to the AI mask, +12 mL" (mm² on a radiograph)."""
+    from ..evaluate.agreement import agreement_line
+
+    study = result.study
+    return agreement_line(agreement, unit="mm2" if study is not None and study.is_2d else "mL")
+
+
 def _chip(text: str, color: str) -> QLabel:
     lab = QLabel(text)
     lab.setStyleSheet(f"background:{color}; color:black; border-radius:3px; padding:0px 4px; "
@@ -99,6 +107,11 @@ class StepCard(QFrame):
         if numbers:
             tone = "#dee2e6" if step.kind == StepKind.MEASURE else "#ced4da"
             lay.addWidget(_wrap(numbers, f"color:{tone};"))
+        agreement = step.evidence.extra.get("agreement") if step.status == StepStatus.EDITED else None
+        if agreement:
+            self.agreement_label = _wrap(_agreement_text(agreement, result), "color:#74c0fc;")
+            self.agreement_label.setToolTip("the clinician's mask compared with the AI's mask on the study grid")
+            lay.addWidget(self.agreement_label)
         self._add_criterion(lay)
         if step.stale:
             lay.addWidget(_wrap("stale: an input changed; not re-run", "color:#f0a000;"))
@@ -184,6 +197,10 @@ class StepCard(QFrame):
             return
         if self.kind == "number":
             self._build_spins()
+        if self.kind == "paint":  # the agreement with the AI mask needs MONAI: import it while they paint
+            from ..evaluate.metrics import warm_up
+
+            warm_up()
         self.edit_box.setVisible(self.kind == "number")
         for b in (self.accept_btn, self.edit_btn, self.reject_btn):
             b.setVisible(False)

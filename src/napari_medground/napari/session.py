@@ -103,6 +103,7 @@ class GroundingSession:
         self.text: str = ""
         self.progress_state = ProgressState()
         self.autosave: Any = None  # export.session.Session of the current grounding
+        self._unadopted: Any = None  # the autosave of a finished job the UI has not adopted yet
         self.autosave_folder: str | None = None  # the last export folder (None: user data folder)
         self.live = True  # False for a recovered result: its steps have no functions to re-run
         self._cancel = threading.Event()
@@ -154,6 +155,8 @@ class GroundingSession:
         self.text = text
         self.live = live
         if outcome.autosave is not None:
+            if self._unadopted is outcome.autosave:
+                self._unadopted = None
             self.autosave = outcome.autosave
             self.grounding.listeners.append(self._autosave_edit)
 
@@ -170,17 +173,20 @@ class GroundingSession:
 
         self.close_autosave()
         try:
-            return Session(result, folder)
+            self._unadopted = Session(result, folder)
+            return self._unadopted
         except Exception:  # noqa: BLE001 - the grounding stands even where nothing can be written
             log.exception("autosave could not start for %s", self.study.name)
             return None
 
     def close_autosave(self) -> None:
-        """Mark the autosave as cleanly finished (not offered for recovery; any thread).
-        A later edit of the same grounding reopens it."""
-        if self.autosave is not None:
+        """Mark the autosave as cleanly finished (not offered for recovery; any thread), and
+        the one of a finished job whose result was never adopted (the viewer or the study
+        closed meanwhile). A later edit of the same grounding reopens it."""
+        pending, self._unadopted = self._unadopted, None
+        for autosave in dict.fromkeys(x for x in (self.autosave, pending) if x is not None):
             try:
-                self.autosave.close()
+                autosave.close()
             except Exception:  # noqa: BLE001 - closing must never stop the viewer from closing
                 log.exception("autosave of %s could not be closed", self.study.name)
 
@@ -289,7 +295,7 @@ class GroundingSession:
             new = self._new_autosave(self.result, self.autosave_folder)
             if new is not None:
                 new.close()
-                self.autosave = new
+                self.autosave, self._unadopted = new, None
             return paths
 
 

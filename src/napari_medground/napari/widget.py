@@ -2,12 +2,13 @@
 
 Three layers (STYLE.md, after napari-nninteractive): the layout (:mod:`.widget_gui`),
 layer control (:mod:`.controller`) and the inference session (:mod:`.session`, no Qt).
-Model work runs in workers (superqt's ``create_worker``, which napari's wraps with a
-traceback notification we replace by one status line) whose functions never touch Qt;
+Model work runs in workers (superqt's, on the dock's own thread pool; failures become
+one status line, not napari's traceback notification) whose functions never touch Qt;
 only the ``returned``/``errored`` handlers here do, and a UI timer reads the progress.
 One job at a time: the step buttons are disabled while one runs; Cancel stops it and
-leaves the previous state as it was. Autosave and recovery: :mod:`.widget_recovery`;
-window presets per finding: :mod:`.widget_window`.
+leaves the previous state as it was. Workers are owned and joined on close
+(:mod:`.widget_lifecycle`); autosave and recovery: :mod:`.widget_recovery`; window
+presets per finding: :mod:`.widget_window`.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from .overlays import FINDING_STATUS_COLORS, FINDING_STATUS_WORDS
 from .session import GroundingSession, JobOutcome, warm_up
 from .widget_edits import EditHandlers
 from .widget_gui import build_gui
+from .widget_lifecycle import LifecycleHandlers
 from .widget_recovery import RecoveryHandlers
 from .widget_window import WindowHandlers
 
@@ -54,7 +56,7 @@ def widen_contrast_range(layer: Any) -> None:
         layer.metadata["_range_set"] = True
 
 
-class GroundingWidget(EditHandlers, RecoveryHandlers, WindowHandlers, QWidget):
+class GroundingWidget(LifecycleHandlers, EditHandlers, RecoveryHandlers, WindowHandlers, QWidget):
     """Dock widget of napari-medground (``napari_viewer`` is injected by napari)."""
 
     def __init__(self, napari_viewer: "napari.viewer.Viewer", parent: QWidget | None = None) -> None:
@@ -64,6 +66,7 @@ class GroundingWidget(EditHandlers, RecoveryHandlers, WindowHandlers, QWidget):
         self.sessions: dict[int, tuple[GroundingSession, LayerController]] = {}
         self.worker: Any = None
         self.job: str | None = None
+        self._job_session: GroundingSession | None = None  # the session the running job works on
         self._job_started = 0.0
         self._editing: tuple[str, str] | None = None  # (step id, kind)
         self.warming = 0  # background warm-ups running (imports, model load)
@@ -75,6 +78,7 @@ class GroundingWidget(EditHandlers, RecoveryHandlers, WindowHandlers, QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(100)
         self.timer.timeout.connect(self._poll_progress)
+        self._own_workers()
         self._wire()
         self._refresh_studies()
         self._check_device()
@@ -138,8 +142,7 @@ class GroundingWidget(EditHandlers, RecoveryHandlers, WindowHandlers, QWidget):
             self._setting_window = False
         live = {id(x) for x in layers}
         for key in [k for k in self.sessions if k not in live]:
-            self.sessions.pop(key)[0].close_autosave()  # the study was closed: a clean end
-            self._recoverable.pop(key, None)
+            self._drop_session(key)
         for lyr in layers:
             self._hook_window(lyr)
             self._check_recovery(lyr)
@@ -198,13 +201,11 @@ class GroundingWidget(EditHandlers, RecoveryHandlers, WindowHandlers, QWidget):
         self._warm(warm_up, self.ui.device.currentText(), True)
 
     def _warm(self, fn: Callable, *args: Any, returned: Callable | None = None) -> None:
-        from superqt.utils import create_worker  # napari's, without its traceback relay
-
-        self.warming += 1
         connect = {"errored": self._device_error, "finished": self._warm_finished}
         if returned is not None:
             connect["returned"] = returned
-        create_worker(fn, *args, _ignore_errors=True, _connect=connect)
+        if self.pool.start(fn, *args, connect=connect) is not None:
+            self.warming += 1
 
     def _warm_finished(self) -> None:
         self.warming -= 1
@@ -240,25 +241,26 @@ class GroundingWidget(EditHandlers, RecoveryHandlers, WindowHandlers, QWidget):
 
     def _start(self, job: str, fn: Callable, *args: Any, on_done: Callable[[Any], None],
                **kwargs: Any) -> None:
-        from superqt.utils import create_worker  # napari's, without its traceback relay
-
         if self.worker is not None:
             self._status(f"Busy with {self.job}: wait or Cancel.", error=True)
             return
-        self.job, self._job_started = job, time.perf_counter()
         s = self.session()
         if s is not None:
             s.reset_cancel()
-        self._set_busy(True)
-        # _ignore_errors: failures become one status line here, not a traceback dialog
-        self.worker = create_worker(fn, *args, **kwargs, _ignore_errors=True, _connect={
+        worker = self.pool.start(fn, *args, **kwargs, connect={
             "returned": lambda out: self._finish(on_done, out),
             "errored": self._failed,
         })
+        if worker is None:
+            return  # the dock is closing
+        self.worker, self._job_session = worker, s
+        self.job, self._job_started = job, time.perf_counter()
+        self._set_busy(True)
 
     def _finish(self, on_done: Callable[[Any], None], out: Any) -> None:
-        self.worker = None
-        self._set_busy(False)
+        s = self._job_ended()
+        if s is not None and self._gone(s):
+            return
         try:
             on_done(out)
         except Exception as exc:  # noqa: BLE001 - shown as one line, logged in full
@@ -267,8 +269,9 @@ class GroundingWidget(EditHandlers, RecoveryHandlers, WindowHandlers, QWidget):
 
     def _failed(self, exc: Exception) -> None:
         job = self.job
-        self.worker = None
-        self._set_busy(False)
+        s = self._job_ended()
+        if s is not None and self._gone(s):
+            return
         if isinstance(exc, Cancelled):
             self._status(f"{job} cancelled: nothing was changed.")
             self._show_session()
@@ -280,8 +283,14 @@ class GroundingWidget(EditHandlers, RecoveryHandlers, WindowHandlers, QWidget):
             self._status(f"{job} failed: {type(exc).__name__}: {exc}", error=True)
             notify_error(f"{job} failed: {type(exc).__name__}: {exc}")
 
+    def _job_ended(self) -> GroundingSession | None:
+        s, self._job_session, self.worker = self._job_session, None, None
+        self._set_busy(False)
+        return s
+
     def cancel(self) -> None:
-        s = self.session()
+        """Stop the running job, whichever study is selected now."""
+        s = self._job_session
         if self.worker is not None and s is not None:
             s.cancel()
             self._status(f"cancelling {self.job}…")
@@ -301,7 +310,7 @@ class GroundingWidget(EditHandlers, RecoveryHandlers, WindowHandlers, QWidget):
             self._update_undo()
 
     def _poll_progress(self) -> None:
-        s = self.session()
+        s = self._job_session
         if s is None or self.worker is None:
             return
         st = s.progress_state
@@ -315,6 +324,10 @@ class GroundingWidget(EditHandlers, RecoveryHandlers, WindowHandlers, QWidget):
         s.adopt(out, text)
         ctl = self._controller_of(s)
         ctl.show(out.overlays, out.grounding.result)
+        if s is not self.session():  # another study was opened and selected meanwhile
+            self._status(f"'{text}' on {s.study.name} ({out.seconds:.1f} s): "
+                         f"{_summary(out.grounding.result)}")
+            return
         self._show_result(out.grounding.result)
         first = next((f for f in out.overlays.findings if f.centre is not None), None)
         if first is not None:
@@ -328,6 +341,9 @@ class GroundingWidget(EditHandlers, RecoveryHandlers, WindowHandlers, QWidget):
     def _edit_done_view(self, s: GroundingSession, out: JobOutcome) -> None:
         ctl = self._controller_of(s)
         ctl.show(out.overlays, out.grounding.result, out.changed_masks)
+        if s is not self.session():
+            self._status(f"{out.message} on {s.study.name} done ({out.seconds:.1f} s)")
+            return
         self._show_result(out.grounding.result)
         r = out.grounding.result
         self._status(f"{out.message} done ({out.seconds:.1f} s): {_summary(r)}",

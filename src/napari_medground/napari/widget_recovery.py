@@ -5,16 +5,13 @@ before the edit returns). When the dock sees a study, it asks in a worker whethe
 earlier session of that study ended without closing (a crash, a killed process); if so a
 banner offers "Recover" (rebuild the findings, layers and steps as they were) or
 "Discard" (set them aside). Closing the viewer, the dock or the study closes the
-autosave cleanly, so that only an unexpected end is ever offered.
+autosave cleanly (:mod:`.widget_lifecycle`), so that only an unexpected end is ever offered.
 """
 from __future__ import annotations
 
 import logging
 import time
-import weakref
 from typing import Any
-
-from qtpy.QtCore import QEvent
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +33,13 @@ class RecoveryHandlers:
     # ------------------------------------------------------------------ looking
     def _check_recovery(self, lyr: Any) -> None:
         """Once per study layer: is there an unfinished autosave of it? (worker)"""
-        from superqt.utils import create_worker
-
         key = id(lyr)
         if key in self._recovery_checked:
             return
         self._recovery_checked.add(key)
         s = self._pair_of(lyr)[0]
         self.recovery_checks += 1
-        create_worker(s.find_recoverable, _ignore_errors=True, _connect={
+        self.pool.start(s.find_recoverable, connect={
             "returned": lambda info: self._recovery_found(key, info),
             "errored": lambda exc: log.warning("looking for an autosave failed: %s", exc),
             "finished": self._recovery_check_done,
@@ -108,39 +103,3 @@ class RecoveryHandlers:
     def _discarded(self, lyr: Any, info: Any) -> None:
         self._drop_offer(lyr)
         self._status(f"Unsaved edits set aside (kept in {info.folder / 'previous'}).")
-
-    # ------------------------------------------------------------------ closing
-    def close_autosaves(self) -> None:
-        """Mark every autosave of this dock as cleanly finished (viewer, dock or app closing)."""
-        for s, _ctl in list(self.sessions.values()):
-            s.close_autosave()
-
-    def _watch_window(self) -> None:
-        """Close the autosaves when the main window closes (once the dock has a window)."""
-        win = self.window()
-        if win is not self and win is not self._watched():
-            win.installEventFilter(self)
-            self._watched_window = weakref.ref(win)  # never keep the viewer's window alive
-
-    def _watched(self) -> Any:
-        ref = getattr(self, "_watched_window", None)
-        return ref() if ref is not None else None
-
-    def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 - Qt API
-        if event.type() == QEvent.Close and obj is self._watched():
-            self.close_autosaves()
-        return False
-
-    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
-        self._watch_window()
-        super().showEvent(event)
-
-    def event(self, event: Any) -> bool:  # noqa: A003 - Qt API
-        if (event.type() == QEvent.ParentChange and self.parent() is None
-                and getattr(self, "_watched_window", None) is not None):  # was in a window
-            self.close_autosaves()  # napari took the dock away ("x" on the dock)
-        return super().event(event)
-
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
-        self.close_autosaves()
-        super().closeEvent(event)

@@ -75,6 +75,7 @@ class Grounding:
         self.values: dict[str, Any] = {}
         self.overrides: dict[tuple[str, str], float] = {}
         self.boxes: dict[str, Box] = {}  # clinician-edited boxes by step id
+        self.ai_masks: dict[str, np.ndarray] = {}  # the last mask a step function made, per mask id
         self._undo: list[_Snapshot] = []
         self._redo: list[_Snapshot] = []
         self.listeners: list[Listener] = []
@@ -115,10 +116,14 @@ class Grounding:
         return next((f for f in self.result.findings if f.name == step.finding), None)
 
     def set_mask(self, mask_id: str, mask: np.ndarray | None) -> None:
+        """Set (or clear) a mask computed by a step function: it is also the AI mask that
+        clinician edits are compared with."""
         if mask is None:
             self.result.masks.pop(mask_id, None)
+            self.ai_masks.pop(mask_id, None)
         else:
             self.result.masks[mask_id] = np.asarray(mask, dtype=bool)
+            self.ai_masks[mask_id] = self.result.masks[mask_id]
 
     def use_model(self, model: ModelUse) -> None:
         """Record a model that contributed (one entry per name and device)."""
@@ -216,17 +221,24 @@ class Grounding:
                             f"expected the study grid {self.result.masks[mask_id].shape}")
         owner = step_id or self._mask_owner(mask_id)
         before = int(self.result.masks[mask_id].sum())
+        ai = self.ai_masks.setdefault(mask_id, self.result.masks[mask_id])
+        agreement = _agreement(ai, mask, self.study)
+        after = {"mask_id": mask_id, "voxels": int(mask.sum())}
+        if agreement is not None:
+            after["agreement"] = agreement
 
         def apply() -> None:
             self.result.masks[mask_id] = mask.copy()
             step = self.nodes[owner].step
             step.status = StepStatus.EDITED
+            if agreement is not None:
+                step.evidence.extra["agreement"] = dict(agreement, mask_id=mask_id)
             f = self.finding_of(step)
             if f is not None:
                 f.edited = True
 
         return self._edit(owner, "edit_mask", {"mask_id": mask_id, "voxels": before},
-                          {"mask_id": mask_id, "voxels": int(mask.sum())}, apply, changed=[mask_id])
+                          after, apply, changed=[mask_id])
 
     def edit_box(self, step_id: str, box: Box) -> list[str]:
         """Move/resize the box of a locate step; the segmentation inside it re-runs."""
@@ -356,6 +368,15 @@ class Grounding:
         for k, (shape, bits) in snap.masks.items():
             n = int(np.prod(shape))
             r.masks[k] = np.unpackbits(bits, count=n).astype(bool).reshape(shape)
+
+
+def _agreement(ai: np.ndarray, final: np.ndarray, study) -> dict[str, Any] | None:
+    """Agreement of the clinician's mask with the AI mask (None without a study grid)."""
+    if study is None or ai.shape != final.shape:
+        return None
+    from ..evaluate.agreement import edit_agreement
+
+    return edit_agreement(ai, final, study.affine_lps).to_dict()
 
 
 def fresh_result(study, parsed: dict[str, Any], version: str) -> Result:
