@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ct_anatomy_frame import ball_mm
+from .morph import dilate_mm, open_mm
 from .result import StructureResult, not_assessable
 from .vertebrae import spine_levels
 
@@ -44,12 +44,11 @@ def locate_gallbladder(study) -> StructureResult:
     near = ndi.distance_transform_edt(~liver, sampling=sp) <= NEAR_LIVER_MM
     fluid = (hs > BILE_HU[0]) & (hs < BILE_HU[1]) & lv.body & near & ~liver
     fluid[z_hi + 1:] = False
-    shell = ndi.binary_dilation(liver, structure=ball_mm(2.0 * max(sp), sp)) & ~liver
+    shell = dilate_mm(liver, 2.0 * max(sp), sp) & ~liver
     vox_ml = float(np.prod(sp)) / 1000.0
     best: tuple = (0.0, None, 0.0)  # (voxels, mask, contact)
     for radius in OPEN_MM:  # the smallest opening that separates it from bowel wins on contact
-        ball = ball_mm(radius, sp)
-        lab, n = ndi.label(ndi.binary_opening(fluid, structure=ball))
+        lab, n = ndi.label(open_mm(fluid, radius, sp))
         for i, sl in enumerate(ndi.find_objects(lab)):
             comp = lab[sl] == i + 1
             if not VOLUME_ML[0] <= float(comp.sum()) * vox_ml <= VOLUME_ML[1]:
@@ -59,7 +58,7 @@ def locate_gallbladder(study) -> StructureResult:
             if contact >= MIN_CONTACT and float(comp.sum()) > best[0]:
                 grown = np.zeros(fluid.shape, bool)
                 grown[sl] = comp
-                best = (float(comp.sum()), ndi.binary_dilation(grown, structure=ball) & fluid, contact)
+                best = (float(comp.sum()), dilate_mm(grown, radius, sp) & fluid, contact)
     if best[1] is None:
         return not_assessable(name, "no bile-density body against the liver (contracted, removed, or "
                               "not distinguishable)", _METHOD)

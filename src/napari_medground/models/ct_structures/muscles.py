@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ct_anatomy_frame import ball_mm
+from .morph import dilate_mm
 from .pelvis import locate_bladder
 from .result import StructureResult, not_assessable
 from .vertebrae import spine_levels
@@ -49,7 +49,7 @@ def locate_psoas(study, side: str) -> StructureResult:
     if bladder.mask is not None:
         from scipy import ndimage as ndi
 
-        muscle &= ~ndi.binary_dilation(lv.frame.to_canonical(bladder.mask), structure=ball_mm(3.0, sp))
+        muscle &= ~dilate_mm(lv.frame.to_canonical(bladder.mask), 3.0, sp)
     muscle[z_top + 1:] = False
     xs = np.arange(hs.shape[2])
     seeds = np.zeros(hs.shape, bool)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ct_anatomy_frame import ball_mm
+from .morph import dilate_mm, open_mm
 from .result import StructureResult, not_assessable
 from .vertebrae import spine_levels
 
@@ -44,8 +44,7 @@ def locate_bladder(study) -> StructureResult:
     known = np.flatnonzero(np.isfinite(col.ant_y))
     for z in range(z_hi):  # in front of the sacrum / lumbar column (nearest known slice below it)
         fluid[z, int(col.ant_y[known[np.argmin(np.abs(known - z))]]):, :] = False
-    ball = ball_mm(OPEN_MM, sp)
-    lab, n = ndi.label(ndi.binary_opening(fluid, structure=ball))
+    lab, n = ndi.label(open_mm(fluid, OPEN_MM, sp))
     if n == 0:
         return not_assessable(name, "no urine-density body in the pelvis (empty bladder, or excreted contrast)",
                               _METHOD)
@@ -62,7 +61,7 @@ def locate_bladder(study) -> StructureResult:
             break
     if not best:
         return not_assessable(name, "no midline urine-density body in the pelvis", _METHOD)
-    canon = ndi.binary_dilation(lab == best, structure=ball) & fluid
+    canon = dilate_mm(lab == best, OPEN_MM, sp) & fluid
     vol = float(canon.sum()) * vox_ml
     areas = canon.sum(axis=(1, 2))
     cut = bool(areas[0] > 0.25 * areas.max())  # a sliver on the first slice is not a cut bladder

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ct_anatomy_frame import disk_mm, per_slice
+from ..ct_anatomy_frame import disk_mm
 
 BONE_HU = 180.0  # cortical bone and endplates; trabecular bone is filled in from them
 SLAB_MM = 30.0  # half-width of the midline slab that holds vertebral bodies and spinous processes

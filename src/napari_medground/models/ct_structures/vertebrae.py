@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ct_anatomy_body import body_mask_canonical, midline_x
-from ..ct_anatomy_frame import Frame, disk_mm, make_frame, per_slice, smooth_mm
+from ..ct_anatomy_frame import Frame, disk_mm, make_frame, smooth_mm
 from .result import StructureResult, not_assessable
 from .spine_column import (BONE_HU, Column, core_box, disc_score, find_column, find_discs,
                            sacral_slices, sacrum_top)
@@ -93,8 +93,7 @@ def _spine_levels(study) -> SpineLevels:
     labels = _split_levels(hu_s, col, bounds, top, sp)
     names = ("sacrum",) + tuple(LEVELS[: len(bounds) - 1])
     nz = hu.shape[0]
-    cut = tuple(bool(labels[0].__eq__(i + 1).any() or labels[nz - 1].__eq__(i + 1).any())
-                for i in range(len(names)))
+    cut = tuple(bool((labels[0] == i + 1).any() or (labels[nz - 1] == i + 1).any()) for i in range(len(names)))
     return SpineLevels(frame, names, labels, cut, "", tuple(notes), column=col, sacrum_top_z=top,
                        bounds=tuple(bounds), **ctx)
 

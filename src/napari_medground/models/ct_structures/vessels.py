@@ -2,17 +2,15 @@
 tracked slice by slice (canonical S, P, L view; patient left from the affine).
 
 Per axial slice, inside a window placed from the spinal column (:mod:`.spine_column`),
-blood-density voxels (unenhanced -20..120 HU, or enhanced 120..700 HU, whichever gives the
-rounder candidate) are opened by :data:`OPEN_MM` to cut the tube from its neighbours
-(crura, psoas, bowel); components of a vessel's calibre and roundness are candidates. Each of
-the :data:`N_SEEDS` best-placed candidates seeds a track (the one gathering the most
-evidence is kept) that follows the
-nearest candidate up and down while the centre moves less than :data:`MAX_STEP_MM` and the
-area stays within a factor of two; the opened components are grown back within the
-blood window. (Per slice, the candidates are the centres of the largest discs that fit in
-the blood-density voxels, i.e. maxima of the distance map, so a tube touching the crura
-or the psoas is still seen as a disc.) The aorta is searched anterior-left of the vertebral body, the IVC
-anterior-right. The centreline is the list of slice centroids in patient LPS mm.
+blood-density voxels (unenhanced -20..120 HU, or enhanced 120..700 HU) give the
+candidates: the centres of the largest discs of a vessel's calibre that fit in them
+(maxima of the distance map), so a tube touching the crura, the psoas or bowel is still
+seen as a disc. Each of the :data:`N_SEEDS` best-placed candidates seeds a track that
+follows the nearest candidate up and down while the centre moves less than
+:data:`MAX_STEP_MM` and the area stays within a factor of three; the track gathering the
+most evidence is kept. The aorta is searched anterior-left of the vertebral body (from
+the L4/L5 disc up: it divides at L4), the IVC anterior-right (from the sacroiliac
+junction up). The centreline is the list of slice centres in patient LPS mm.
 """
 from __future__ import annotations
 
@@ -20,11 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ct_anatomy_frame import disk_mm
 from .result import StructureResult, not_assessable
 from .vertebrae import spine_levels
 
-OPEN_MM = 4.0
 MAX_STEP_MM = 10.0
 N_SEEDS = 12  # best-placed candidates tried as seeds; the longest, best-placed track is kept
 BLOOD_WINDOWS = ((-20.0, 120.0), (120.0, 700.0))  # unenhanced, enhanced (HU)
