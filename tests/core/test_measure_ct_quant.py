@@ -85,3 +85,13 @@ def test_height_and_sex_from_text():
     assert height_from_text("sarcopenia") is None
     assert height_from_text("height 9 m") is None
     assert sex_from_text("sarcopenia in a woman") == "F" and sex_from_text("male, muscle mass") == "M"
+
+
+def test_bone_touching_the_kidney_is_not_a_stone():
+    sp = (3.0, 1.5, 1.5)
+    z, y, x = _grid(sp, (60, 60, 90))
+    kidney = (((z - 30) / 25) ** 2 + ((y - 30) / 20) ** 2 + ((x - 30) / 15) ** 2) <= 1
+    hu = np.where(kidney, 30.0, -100.0)
+    rib = (np.hypot(y - 30, x - 45) <= 5)  # a dense bar crossing the kidney edge, out of the region
+    hu[rib] = 1000.0
+    assert ct_quant.find_stones(hu, ct_quant.kidney_search_region(kidney), sp) == []

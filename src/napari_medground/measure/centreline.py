@@ -33,7 +33,8 @@ class Section:
 
 @dataclass(frozen=True)
 class TubeProfile:
-    """Sections along a tube and the one with the largest diameter (None when none)."""
+    """Sections along a tube and the widest one (largest median of three neighbouring
+    sections; None when none)."""
 
     sections: tuple[Section, ...]
     widest: Section | None
@@ -124,5 +125,16 @@ def tube_profile(mask: np.ndarray, affine: np.ndarray, *, radius_mm: float = 45.
         got = section_at(maskf, affine, line[i], tang[i], radius_mm)
         if got is not None:
             out.append(Section(float(s), tuple(float(v) for v in line[i]), got[0], got[1], got[2]))
-    widest = max(out, key=lambda x: x.diameter_mm) if out else None
-    return TubeProfile(tuple(out), widest, float(arc[-1]))
+    return TubeProfile(tuple(out), _robust_widest(out), float(arc[-1]))
+
+
+def _robust_widest(sections: list[Section]) -> Section | None:
+    """The section whose diameter, as the median with its two neighbours along the path,
+    is largest: one section widened by a branch or a touching neighbour does not win."""
+    if not sections:
+        return None
+    d = np.array([s.diameter_mm for s in sections])
+    med = np.array([np.median(d[max(0, i - 1):i + 2]) for i in range(len(d))])
+    i = int(np.argmax(med))
+    window = range(max(0, i - 1), min(len(d), i + 2))
+    return sections[min(window, key=lambda j: abs(d[j] - med[i]))]

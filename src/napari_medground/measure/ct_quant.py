@@ -120,26 +120,43 @@ def kidney_search_region(kidney: np.ndarray) -> np.ndarray:
 
 def find_stones(hu: np.ndarray, region: np.ndarray, spacing, *, threshold_hu: float = 200.0,
                 min_size_mm: float = 1.0) -> list[Stone]:
-    """Connected foci of HU >= ``threshold_hu`` inside ``region`` (largest first).
+    """Foci of HU >= ``threshold_hu`` lying wholly inside ``region`` (largest first).
 
-    Size: the longest distance between voxel centres plus one in-plane voxel (so a sphere
-    of diameter D measures about D at any voxel size); foci under ``min_size_mm`` are noise.
+    A focus is a connected component of the dense voxels of the whole scan (near the
+    region), so bone that a leaky kidney mask touches (rib, vertebra) continues outside
+    the region and is rejected instead of being cut into a "stone". Size: the longest
+    distance between voxel centres plus one in-plane voxel (a sphere of diameter D
+    measures about D at any voxel size); foci under ``min_size_mm`` are noise.
     """
-    hot = (np.asarray(hu) >= threshold_hu) & region
-    lab, n = ndi.label(hot, structure=np.ones((3, 3, 3)))
+    region = np.asarray(region, bool)
+    if not region.any():
+        return []
     sp = np.asarray(spacing, float)
+    box = _box(region, pad=[int(np.ceil(30.0 / d)) for d in sp])
+    reg = region[box]
+    hot = np.asarray(hu)[box] >= threshold_hu
+    lab, n = ndi.label(hot, structure=np.ones((3, 3, 3)))
+    inside = np.unique(lab[reg & hot])
     out = []
-    for i, sl in enumerate(ndi.find_objects(lab), start=1):
-        if sl is None:
-            continue
-        idx = np.argwhere(lab[sl] == i) + [s.start for s in sl]
+    for i in inside[inside > 0]:
+        comp = lab == i
+        if (comp & ~reg).any() or any(comp.take(0, a).any() or comp.take(-1, a).any() for a in range(3)):
+            continue  # continues outside the kidney: bone or vessel wall, not a stone
+        idx = np.argwhere(comp)
         size = _longest_mm(idx, sp) + float(np.mean(sp[1:]))
         if size < min_size_mm:
             continue
-        vals = np.asarray(hu)[tuple(idx.T)]
+        vals = np.asarray(hu)[box][comp]
+        cen = idx.mean(0) + [b.start for b in box]
         out.append(Stone(round(size, 1), float(len(idx) * np.prod(sp)), float(vals.max()),
-                         float(vals.mean()), tuple(float(v) for v in idx.mean(0))))
+                         float(vals.mean()), tuple(float(v) for v in cen)))
     return sorted(out, key=lambda s: -s.size_mm)
+
+
+def _box(mask: np.ndarray, pad) -> tuple[slice, ...]:
+    idx = np.argwhere(mask)
+    lo, hi = idx.min(0), idx.max(0)
+    return tuple(slice(max(0, int(a) - p), min(s, int(b) + p + 1)) for a, b, p, s in zip(lo, hi, pad, mask.shape))
 
 
 def _longest_mm(idx: np.ndarray, sp: np.ndarray) -> float:

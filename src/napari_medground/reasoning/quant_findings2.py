@@ -12,6 +12,7 @@ from .chains import fmt, key, outcome, sentence
 from .quant_findings import _canonical, _limit, _loc, _phase
 
 STONE_HU = 200.0
+END_MM = 20.0  # sections this close to an end of the tracked aorta are not trusted for a positive call
 ROUND_MAX = 1.2  # maximal / equivalent-circle diameter above which a section is not a clean aortic lumen
 
 
@@ -155,6 +156,10 @@ def _aorta_decide(g, f, compares):
         return FindingStatus.UNCERTAIN, 0.4, text + (f" The widest section is not round (maximal {w.diameter_mm:.0f} mm "
                                                      f"vs equivalent-circle {w.equivalent_mm:.0f} mm): the mask may "
                                                      "include a neighbouring structure (crus, branch), so not called.")
+    if o.meets and w is not None and prof is not None and min(w.arc_mm, prof.length_mm - w.arc_mm) < END_MM:
+        return FindingStatus.UNCERTAIN, 0.4, text + (f" The widest section lies within {END_MM:.0f} mm of an end of "
+                                                     "the located segment, where the tracked mask is least reliable "
+                                                     "(hiatus, bifurcation, scan edge): not called.")
     if o.meets:
         if thoracic:
             return FindingStatus.UNCERTAIN, 0.4, text + " The widest section is above T12 (thoracic): the AAA " \
