@@ -29,19 +29,19 @@ def build_ct_quant(g: Grounding, query, qi: int, plan, parse: Step) -> None:
     g.values[key(f, "query")] = query
 
     def locate(g: Grounding, step: Step) -> None:
-        found = locate_structures(g, list(entry.structures))
+        found = locate_structures(g, list(plan.structures or entry.structures))
         mask, conf, notes, uses = structure_masks_from(found)
         for u in uses:
             g.use_model(u)
         step.evidence.extra["models"] = list(dict.fromkeys(u.name for u in uses))
-        step.evidence.extra["structures"] = list(entry.structures)
+        step.evidence.extra["structures"] = list(plan.structures or entry.structures)
         step.evidence.extra["partial"] = any(loc.partial for _, loc in found)
         g.values[key(f, "located")] = found
         step.confidence = conf if mask is not None else 0.0
         names = ", ".join(e.name if e is not None else "?" for e, _ in found)
         step.detail = f"{plan.reason} {names}: {notes or 'located'}".strip()
 
-    loc = g.add_step(StepKind.LOCATE, f"Locate the {', '.join(entry.structures).replace('_', ' ')}",
+    loc = g.add_step(StepKind.LOCATE, f"Locate the {', '.join(plan.structures or entry.structures).replace('_', ' ')}",
                      inputs=[parse.id], run=locate, finding=f)
     inputs = [loc]
     if spec.needs_phase:

@@ -73,7 +73,8 @@ def _stones_decide(g, f, compares):
     if stones:
         _limit(g, f, "Renal artery calcification at the hilum is not told apart from a stone.")
         return FindingStatus.PRESENT, 0.7, text + " Vascular calcification at the hilum is not told apart."
-    if n_k < 2 or partial:
+    asked = len(g.values.get(key(f, "located"), []))
+    if n_k < asked or partial:
         return FindingStatus.UNCERTAIN, 0.4, text + " Only part of the kidneys was searched."
     return FindingStatus.ABSENT, 0.7, text + " Stones smaller than about one voxel may be missed."
 
