@@ -2,7 +2,12 @@
 and a naive baseline that re-encodes the slice for every box.
 
     .venv/bin/python benchmarks/bench_litemedsam.py [--device cpu|cuda] [--boxes 10]
-        [--slices 4] [--batch 1,2,4] [--json]
+        [--slices 4] [--batch 1,2,4] [--runtimes torch,openvino] [--json]
+
+``--runtimes`` times the encoder per slice for each CPU runtime (torch fp32, OpenVINO
+bf16/fp32 through ``$MEDGROUND_SAM_RUNTIME``) in the same run, with the ratio against
+torch, and the click-to-mask time on an encoded slice (a box: one decoder run; a point:
+the candidate boxes of ``litemedsam_points.box_from_point``).
 
 The image is a synthetic 512 x 512 CT-like slice (a bright disc in soft tissue), so the
 benchmark needs no data files. Times are wall-clock medians in seconds; on a shared
@@ -107,14 +112,64 @@ def run(device: str, n_boxes: int, n_slices: int, batches: list[int]) -> dict:
     return res
 
 
+def run_runtimes(runtimes: list[str], n_slices: int) -> dict:
+    """Encoder seconds per slice for each CPU runtime, ratio to torch, click-to-mask times."""
+    import os
+
+    from napari_medground.models import litemedsam_points as pts
+    from napari_medground.models import litemedsam_runtime as rt
+    from napari_medground.models.litemedsam import open_session
+
+    study = _study(n_slices + 1)
+    out: dict = {}
+    for name in runtimes:
+        os.environ["MEDGROUND_SAM_RUNTIME"] = name
+        rt.EMBEDDINGS.clear()
+        t = time.perf_counter()
+        s = open_session(study, device="cpu")
+        s.embeddings([n_slices])  # conversion/compilation and first-call allocations
+        setup = time.perf_counter() - t
+        t = time.perf_counter()
+        s.embeddings(list(range(n_slices)))
+        enc = (time.perf_counter() - t) / n_slices
+        box = _boxes(1)[0]
+        clicks = []
+        for _ in range(5):
+            t = time.perf_counter()
+            s.segment(0, box)
+            clicks.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        pts.box_from_point(s, 0, (250, 270))
+        point = time.perf_counter() - t
+        out[s.precision] = {"setup_s": round(setup, 2), "encoder_s_per_slice": round(enc, 3),
+                            "click_box_to_mask_s": round(statistics.median(clicks), 3),
+                            "click_point_to_mask_s": round(point, 3)}
+    os.environ.pop("MEDGROUND_SAM_RUNTIME", None)
+    base = out.get("fp32", {}).get("encoder_s_per_slice")
+    for v in out.values():
+        v["encoder_speedup_vs_torch"] = round(base / v["encoder_s_per_slice"], 2) if base else None
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--boxes", type=int, default=10)
     ap.add_argument("--slices", type=int, default=4)
     ap.add_argument("--batch", default="1,2,4", help="encoder batch sizes to time")
+    ap.add_argument("--runtimes", default="", help="CPU runtimes to compare, e.g. torch,openvino,openvino-fp32")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if args.runtimes:
+        rts = run_runtimes([r for r in args.runtimes.split(",") if r], args.slices)
+        if args.json:
+            print(json.dumps(rts))
+            return
+        for name, v in rts.items():
+            print(f"  {name:<14} encoder {v['encoder_s_per_slice']:.3f} s/slice "
+                  f"(x{v['encoder_speedup_vs_torch']} vs torch), click box->mask {v['click_box_to_mask_s']:.3f} s, "
+                  f"point->mask {v['click_point_to_mask_s']:.3f} s, setup {v['setup_s']:.1f} s")
+        return
     res = run(args.device, args.boxes, args.slices, [int(b) for b in args.batch.split(",")])
     if args.json:
         print(json.dumps(res))

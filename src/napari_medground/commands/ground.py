@@ -15,6 +15,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, type=Path, help="output folder (created)")
     p.add_argument("--box", help="box prompt: A0,A1,A2,B0,B1,B2 voxel indices in array order, inclusive "
                                  "(2D: four numbers)")
+    p.add_argument("--point", action="append", default=[], metavar="I,J,K",
+                   help="positive click prompt, voxel indices in array order (2D: two numbers); repeatable")
+    p.add_argument("--neg-point", action="append", default=[], metavar="I,J,K",
+                   help="negative click prompt (carves the mask), same order; repeatable")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--export", default="", help="extra formats, comma-separated: nifti,seg,sr,csv,json")
     p.add_argument("--series", help="SeriesInstanceUID to load from a DICOM folder with several series")
@@ -38,6 +42,17 @@ def parse_box(text: str | None):
     return Box(tuple(nums[:half]), tuple(nums[half:]))
 
 
+def parse_point(text: str, flag: str = "--point") -> tuple[int, ...]:
+    """'I,J,K' (or 'I,J' in 2D) -> integer voxel indices (checked against the study later)."""
+    try:
+        nums = tuple(int(round(float(v))) for v in text.replace(" ", "").split(",") if v != "")
+    except ValueError:
+        raise QueryError(f"{flag} {text!r}: expected comma-separated voxel indices") from None
+    if len(nums) not in (2, 3):
+        raise QueryError(f"{flag} {text!r}: expected 2 (2D) or 3 (3D) numbers, got {len(nums)}")
+    return nums
+
+
 def run(args: argparse.Namespace) -> int:
     from ..reasoning.api import ground
     from ..study import load_study
@@ -45,12 +60,15 @@ def run(args: argparse.Namespace) -> int:
     from ..export.files import check_writable, output_lock
 
     box = parse_box(args.box)
+    points = [parse_point(t) for t in args.point]
+    neg_points = [parse_point(t, "--neg-point") for t in args.neg_point]
     check_writable(args.out)  # a read-only or misnamed --out fails now, not after the work
     with output_lock(args.out, what="ground"):  # a second run on the same --out says so and stops
         study = load_study(args.study, series_uid=args.series)
         progress = _stderr_progress if args.verbose else None
         result = ground(study, args.text, out_dir=args.out, box=box, device=args.device, progress=progress,
-                        export=[f for f in args.export.split(",") if f], overwrite=args.overwrite)
+                        export=[f for f in args.export.split(",") if f], overwrite=args.overwrite,
+                        points=points, neg_points=neg_points)
     if args.json:
         json.dump(result.to_dict(), sys.stdout, indent=1)
         print()

@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 TISSUE_HU = -500.0  # between air (-1000) and fat (-100): anything denser is patient or table
 BRIDGE_MM = 3.0  # in-plane opening radius that cuts the table and pads off the body
 MIN_PART_THICKNESS_MM = 12.0  # arms and legs are thicker than this; table shells are not
+CUT_AIR_MIN_ML = 20.0  # a lung cut by the field of view is larger than this
+CUT_AIR_ABOVE_AIR_HU = 80.0  # outside air reads within this of -1000 HU; lung does not
+AIR_BIN_HU = 5.0  # histogram bin of the outside-air reading
 MIN_PART_FRACTION = 0.02  # separate body parts (arms) kept when >= 2% of the trunk
 
 
@@ -49,7 +52,35 @@ def body_mask_canonical(hu: np.ndarray, spacing: tuple[float, float, float]) -> 
             keep.append(int(lab))
     kept = np.isin(labels, keep)
     body = tissue & per_slice(ndi.binary_dilation, kept, structure=disk)
-    return per_slice(ndi.binary_fill_holes, body)
+    body = per_slice(ndi.binary_fill_holes, body)
+    return body | _cut_internal_air(hu, body, spacing)
+
+
+def _cut_internal_air(hu: np.ndarray, body: np.ndarray, spacing) -> np.ndarray:
+    """Air-like regions that the field of view cuts open (a lung touching the crop edge,
+    so the per-slice fill cannot close it): not-body regions below -500 HU that touch the
+    array edge, hold at least ``CUT_AIR_MIN_ML`` and are parenchyma-dense (median more
+    than ``CUT_AIR_ABOVE_AIR_HU`` above the nominal air reading), which the air around a
+    patient never is. Empty when the patient is wholly in view."""
+    from scipy import ndimage as ndi
+
+    open_air = ~body & (hu <= TISSUE_HU)
+    out = np.zeros(hu.shape, bool)
+    if not body.any() or not open_air.any():
+        return out
+    labels, n = ndi.label(open_air)
+    edge = np.zeros(hu.shape, bool)
+    edge[:, [0, -1], :] = True
+    edge[:, :, [0, -1]] = True
+    touching = np.unique(labels[edge & open_air])
+    vox_ml = float(np.prod(spacing)) / 1000.0
+    for lab in touching[touching > 0]:
+        comp = labels == lab
+        if comp.sum() * vox_ml < CUT_AIR_MIN_ML:
+            continue
+        if float(np.median(hu[comp])) > -1000.0 + CUT_AIR_ABOVE_AIR_HU:
+            out |= comp
+    return out
 
 
 def _max_inscribed_radius_mm(part: np.ndarray, spacing_yx) -> float:
@@ -71,7 +102,9 @@ def air_reference_hu(hu: np.ndarray, body: np.ndarray) -> float:
     Padding outside the reconstruction circle (-2048, -3024) is ignored, and so is air
     that the scanner wrote as one fill value (-1024 everywhere outside the body is not a
     measurement); then, or without enough outside air, the nominal -1000 HU is used.
-    The result is kept within -1040..-960 HU.
+    The reading is the peak of the outside-air histogram (``AIR_BIN_HU`` bins), so that
+    foam pads and skin partial volume do not shift it. The result is kept within
+    -1040..-960 HU.
     """
     outside = ~body
     sample = hu[outside][:: max(1, int(outside.sum()) // 500_000)]
@@ -81,7 +114,12 @@ def air_reference_hu(hu: np.ndarray, body: np.ndarray) -> float:
     values, counts = np.unique(air, return_counts=True)
     if counts.max() > 0.5 * air.size:
         return -1000.0
-    return float(np.clip(np.median(air), -1040.0, -960.0))
+    # the peak of the histogram, not the median: foam pads, blankets and the partial-volume
+    # rim of the skin (-990..-850 HU) lie outside the body too and pull a median upward
+    hist, edges = np.histogram(air, bins=np.arange(-1150.0, -849.0, AIR_BIN_HU))
+    peak = float(edges[int(np.argmax(hist))]) + AIR_BIN_HU / 2.0
+    near = air[np.abs(air - peak) <= 2 * AIR_BIN_HU]
+    return float(np.clip(np.median(near), -1040.0, -960.0))
 
 
 def midline_x(hu: np.ndarray, body: np.ndarray, spacing) -> float:

@@ -8,7 +8,8 @@ outside the body, so they hold on any calibrated CT):
 2. Airways: a midline pure-air tube tracked down from where it enters the scan
    (:mod:`.ct_anatomy_airways`); kept apart from the lungs.
 3. Gas pockets: thick regions of pure air (within 60 HU of air after light smoothing).
-   A pocket almost wholly ringed by lung parenchyma is lung (a bulla); any other (bowel,
+   A pocket mostly ringed by lung parenchyma, touching soft tissue over less than a third
+   of its surroundings, is lung (a bulla, or emphysema on a coarse grid); any other (bowel,
    stomach, air between arm and chest, a pneumothorax, a subpleural bulla) is removed with
    its partial-volume rim (what a lung then encloses in-plane is filled back in step 6).
    This also cuts a lung base from a stomach bubble that touches it across a thin
@@ -41,7 +42,7 @@ from .ct_anatomy_frame import ball_mm, crop_box, disk_mm, fill_holes_2d, per_sli
 log = logging.getLogger(__name__)
 
 LUNG_ABOVE_AIR_HU = 600.0  # candidate threshold: air + 600 (= -400 HU for air at -1000)
-EDGE_ABOVE_AIR_HU = 700.0  # the lung edge may grow to -300 HU within EDGE_MM (dependent lung)
+EDGE_ABOVE_AIR_HU = 650.0  # the lung edge may grow to -350 HU within EDGE_MM (dependent lung)
 EDGE_MM = 3.0
 WALL_MM = 5.0  # lungs lie behind the chest wall: never this close to the outside air
 PURE_AIR_MARGIN_HU = 60.0  # smoothed values within this of air are pure air
@@ -51,7 +52,13 @@ MIN_LUNG_AREA_MM2 = 1000.0  # or a cross-section this large (one thin CT slice o
 LARGE_LUNG_ML = 150.0
 TOP_MM = 6.0  # "reaches the top of the scan": within this distance of the last slice
 POCKET_OPEN_MM = 3.0
-BULLA_RING_FRACTION = 0.85  # a pure-air pocket almost wholly ringed by parenchyma is a bulla
+GAS_CONTACT_FRACTION = 0.1  # air touching bowel gas over this much of its surface is bowel
+# a pure-air pocket mostly ringed by parenchyma and touching soft tissue over less than a
+# third of its surroundings is lung (a bulla, or emphysema that reads as pure air on a
+# coarse grid); bowel gas is ringed by wall and content, a pneumothorax by chest wall too
+BULLA_RING_FRACTION = 0.5
+BULLA_TISSUE_FRACTION = 0.3
+POROUS_FILL_FRACTION = 0.7  # pure air filling less of its closed envelope is porous lung
 CLOSE_MM = 4.0
 BONE_HU = 200.0  # closing may take in soft tissue (a juxtapleural nodule), never bone
 
@@ -88,10 +95,10 @@ def lungs_canonical(hu: np.ndarray, body: np.ndarray, spacing: tuple[float, floa
     gas, n_gas, bullae = _gas_pockets(smooth, c & ~airways, b, spacing, air)
     if n_gas:
         notes.append(f"{n_gas} pocket(s) of pure air (bowel or stomach gas) excluded")
-    lung, conf, sel_notes = _select_lung_components(smooth, c & ~airways & ~gas, airways, spacing, air)
+    lung, conf, sel_notes = _select_lung_components(smooth, c & ~airways & ~gas, airways, spacing, air, gas)
     notes += sel_notes
     if (bullae & lung).any():
-        notes.append("pure-air pocket(s) surrounded by lung (bullae) kept as lung")
+        notes.append("pure-air pocket(s) surrounded by lung or porous (bullae, emphysema) kept as lung")
     left, right, how, split_conf = _split_sides(lung, spacing, mid)
     if how:
         notes.append(how)
@@ -158,7 +165,9 @@ def _gas_pockets(smooth, cand, body, spacing, air) -> tuple[np.ndarray, int, np.
         vals = smooth[sl][ring]
         parenchyma = float(((vals > air + PURE_AIR_MARGIN_HU) & (vals < air + LUNG_ABOVE_AIR_HU)).mean()) \
             if vals.size else 0.0
-        if parenchyma >= BULLA_RING_FRACTION:
+        tissue = float((vals >= air + LUNG_ABOVE_AIR_HU).mean()) if vals.size else 1.0
+        if (parenchyma >= BULLA_RING_FRACTION and tissue <= BULLA_TISSUE_FRACTION) \
+                or _porous(pocket, spacing):
             bullae[sl] |= pocket
             continue
         n_gas += 1
@@ -166,15 +175,28 @@ def _gas_pockets(smooth, cand, body, spacing, air) -> tuple[np.ndarray, int, np.
     return gas, n_gas, bullae
 
 
+def _porous(pocket: np.ndarray, spacing) -> bool:
+    """Scattered low-attenuation voxels joined into one region (centrilobular emphysema) fill
+    little of their own closed envelope; gas in a bowel loop or a pneumothorax fills it."""
+    from scipy import ndimage as ndi
+
+    closed = ndi.binary_closing(pocket, structure=ball_mm(POCKET_OPEN_MM, spacing))
+    n = int(closed.sum())
+    return n > 0 and float(pocket.sum()) / n < POROUS_FILL_FRACTION
+
+
 def _pad_slices(sl, pad: int, shape) -> tuple[slice, ...]:
     return tuple(slice(max(0, s.start - pad), min(n, s.stop + pad)) for s, n in zip(sl, shape))
 
 
-def _select_lung_components(smooth, cand, airways, spacing, air) -> tuple[np.ndarray, float, list[str]]:
+def _select_lung_components(smooth, cand, airways, spacing, air, gas=None
+                            ) -> tuple[np.ndarray, float, list[str]]:
     """Keep the components that are lung by density, size and position (rule 4)."""
     from scipy import ndimage as ndi
 
     labels, n = ndi.label(cand)
+    near_gas = ndi.binary_dilation(gas) if gas is not None and gas.any() else None
+    wrapped = 0.0
     vox_ml = float(np.prod(spacing)) / 1000.0
     top_k = cand.shape[0] - max(1, int(round(TOP_MM / spacing[0])))
     near_airway = ndi.binary_dilation(airways) if airways.any() else airways
@@ -196,8 +218,13 @@ def _select_lung_components(smooth, cand, airways, spacing, air) -> tuple[np.nda
         if vol < MIN_LUNG_ML and areas.max() < MIN_LUNG_AREA_MM2:
             small += vol
             continue
+        if near_gas is not None and _gas_contact(comp, near_gas[sl]) >= GAS_CONTACT_FRACTION:
+            wrapped += vol
+            continue
         lung[sl] |= comp
         margins.append(margin)
+    if wrapped > 0:
+        notes.append(f"{wrapped:.0f} mL of air-and-content wrapped around excluded bowel gas not labelled")
     if small > 0:
         notes.append(f"{small:.1f} mL of lung-like air in pieces under {MIN_LUNG_ML:g} mL not labelled")
     if not lung.any():
@@ -209,6 +236,17 @@ def _select_lung_components(smooth, cand, airways, spacing, air) -> tuple[np.nda
         notes.append(f"only {total:.0f} mL of lung in view (lung bases or a partial scan)")
         conf = min(conf, 0.8)
     return lung, conf, notes
+
+
+def _gas_contact(comp: np.ndarray, near_gas: np.ndarray) -> float:
+    """Fraction of a component's surface voxels that touch an excluded pure-air pocket.
+    Stool and bowel content around gas touch it all round; a lung base meets a stomach
+    bubble only across the diaphragm, over a small part of its surface."""
+    from scipy import ndimage as ndi
+
+    surface = comp & ~ndi.binary_erosion(comp)
+    n = int(surface.sum())
+    return float((surface & near_gas).sum()) / n if n else 0.0
 
 
 def _widens_upward(areas: np.ndarray) -> bool:

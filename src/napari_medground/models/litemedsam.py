@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import MedgroundError
-from ..progress import CancelFn, ProgressFn, check_cancel, report
+from ..progress import CancelFn, ProgressFn, check_cancel, report, sub_progress
 from ..result import Box, ModelUse
 from .litemedsam_infer import Session
+from .litemedsam_intensity import learn as learn_intensity
 from .litemedsam_runtime import INPUT_SIZE, MODEL_NAME, load_model, resolve_window
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def model_use(session: Session) -> ModelUse:
     """The ModelUse record of what a session did (time spent in the network)."""
     m = session.model
     return ModelUse(name=MODEL_NAME, version=m.version, sha256=m.sha256, device=m.device,
-                    seconds=session.seconds, precision=m.precision)
+                    seconds=session.seconds, precision=session.precision)
 
 
 def segment_box_2d(study: Any, box: Box, *, window: Any = None, device: str = "auto") -> SamResult:
@@ -145,23 +146,40 @@ MAX_ANCHORS = 5
 
 def _segment_range(session: Session, zs: range, box: Box2D, *, progress: ProgressFn = None,
                    cancel: CancelFn = None) -> tuple[np.ndarray, dict[int, float], list[str]]:
-    """A box over several slices: walk from a few anchor slices and keep the best walk.
+    """A box over several slices: walks from a few start slices; the one the model rates best wins.
 
     The box is the object's 3D extent, so on most slices it is looser than the object's
-    section there and the model may take in neighbouring tissue. Each anchor slice is
-    prompted with the box and the walk tightens the box from slice to slice; the walk
-    whose masks the model rates best (mean predicted IoU) is kept. Embeddings are
-    cached, so extra anchors cost only decoder runs.
+    section there and the model may take in neighbouring tissue; on the slice of the
+    largest section it fits. Every slice in the range is prompted with the box (decoder
+    runs on cached embeddings) and scored by the model's predicted IoU times how much of
+    the box the mask's own bounding box fills. Walks start from that slice and from up to
+    ``MAX_ANCHORS`` evenly spaced ones, each tightening the box from slice to slice and
+    stopping where the object ends (the intensity model learned on its start slice,
+    vanishing or leaking masks); the walk with the best mean predicted IoU is kept.
     """
-    n = min(MAX_ANCHORS, len(zs))
-    anchors = sorted({zs[int(round(k * (len(zs) - 1) / max(1, n - 1)))] for k in range(n)})
-    best, best_score = None, -1.0
-    for k, a in enumerate(anchors):
-        report(progress, k / len(anchors), f"LiteMedSAM: walk {k + 1}/{len(anchors)} from slice {a}")
-        vol, ious, notes = propagate(session, a, box, zs, bound=box, limits=RANGE_LIMITS, cancel=cancel)
-        score = float(np.mean(list(ious.values()))) if ious else 0.0
+    best_z, best_score = zs[len(zs) // 2], -1.0
+    area = float((box[2] - box[0] + 1) * (box[3] - box[1] + 1))
+    for k, z in enumerate(zs):
+        check_cancel(cancel, "LiteMedSAM")
+        report(progress, 0.5 * k / len(zs), f"LiteMedSAM: box on slice {z}")
+        m, iou = session.segment(z, box)
+        m &= box_mask_2d(m.shape, box)
+        if m.sum() < RANGE_LIMITS.min_pixels:
+            continue
+        r, c = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
+        score = iou * (r[-1] - r[0] + 1) * (c[-1] - c[0] + 1) / area
         if score > best_score:
-            best, best_score = (vol, ious, notes + [f"anchor slice {a} (mean predicted IoU {score:.2f})"]), score
+            best_z, best_score = z, score
+    n = min(MAX_ANCHORS, len(zs))
+    anchors = sorted({best_z} | {zs[int(round(k * (len(zs) - 1) / max(1, n - 1)))] for k in range(n)})
+    best, best_mean = None, -1.0
+    for k, a in enumerate(anchors):  # walks are decoder runs on cached embeddings
+        report(progress, 0.5 + 0.5 * k / len(anchors), f"LiteMedSAM: walk {k + 1}/{len(anchors)} from slice {a}")
+        vol, ious, notes = propagate(session, a, box, zs, bound=box, limits=RANGE_LIMITS, cancel=cancel)
+        mean = float(np.mean(list(ious.values()))) if ious else 0.0
+        if mean > best_mean:
+            best, best_mean = (vol, ious, notes + [f"walk from slice {a} (mean predicted IoU {mean:.2f}; "
+                                                   f"best box fit on slice {best_z}, {best_score:.2f})"]), mean
     return best
 
 
@@ -183,6 +201,7 @@ def propagate(session: Session, start: int, box: Box2D, zs: range, *, bound: Box
     vol[start] = seed
     ious = {start: iou}
     ref = (iou, mean_unit(session, start, seed))
+    look = learn_intensity(unit_slice(session, start), seed, box_mask_2d(seed.shape, box))
     total = max(1, len(zs) - 1)
     done = 0
     for step in (1, -1):
@@ -194,6 +213,11 @@ def propagate(session: Session, start: int, box: Box2D, zs: range, *, bound: Box
             cur, iou = session.segment(z, nbox)
             cur &= box_mask_2d(prev.shape, nbox)
             why = stop_reason(prev, cur, iou, limits) or drift_reason(session, z, cur, iou, ref, limits)
+            if not why and look is not None:
+                u = unit_slice(session, z)
+                why = look.reason(u[cur])
+                if not why and iou < ref[0]:  # the model is less sure than on the prompted slice
+                    cur = look.fuse(u, cur)
             if why:
                 notes.append(f"slice {z}: stopped ({why})")
                 break
@@ -226,6 +250,12 @@ def stop_reason(prev: np.ndarray, cur: np.ndarray, iou: float, limits: Propagati
     if coverage < limits.min_coverage:
         return f"only {coverage:.0%} of the mask near the previous slice's"
     return ""
+
+
+def unit_slice(session: Session, z: int) -> np.ndarray:
+    """Slice ``z`` on the window's 0..1 scale (float32)."""
+    a = np.asarray(session.study.array[z], dtype=np.float32)
+    return np.clip((a - session.lo) / (session.hi - session.lo), 0.0, 1.0)
 
 
 def mean_unit(session: Session, z: int, mask: np.ndarray) -> float:

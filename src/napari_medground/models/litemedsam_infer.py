@@ -42,6 +42,23 @@ class Session:
     cache_hits: int = 0
     seconds: float = 0.0
     _emb: dict = field(default_factory=dict)  # slice -> embedding, held for this session
+    _ov: Any = None  # the OpenVINO encoder (CPU), resolved on first use
+    _ov_checked: bool = False
+
+    @property
+    def ov_encoder(self) -> Any:
+        """The OpenVINO encoder when it runs this session's encoder, else None (torch)."""
+        if not self._ov_checked:
+            from .litemedsam_openvino import get_encoder
+
+            self._ov = get_encoder(self.model)
+            self._ov_checked = True
+        return self._ov
+
+    @property
+    def precision(self) -> str:
+        """What computes the embeddings: "fp32"/"fp16" (torch) or "openvino-bf16"/"openvino-fp32"."""
+        return self.ov_encoder.runtime if self.ov_encoder is not None else self.model.precision
 
     @property
     def window_key(self) -> tuple[float, float]:
@@ -52,7 +69,7 @@ class Session:
 
     def _key(self, index: int | None) -> tuple:
         return (self.study.fingerprint, -1 if index is None else int(index), self.window_key,
-                self.model.device, self.model.precision)
+                self.model.device, self.precision)
 
     def _slice(self, index: int | None) -> np.ndarray:
         return self.study.array if index is None else self.study.array[int(index)]
@@ -99,6 +116,8 @@ class Session:
     def _run_encoder(self, x: Any) -> Any:
         import torch
 
+        if self.ov_encoder is not None:
+            return self.ov_encoder(x)
         dtype = torch.float16 if self.model.precision == "fp16" else torch.float32
         with torch.inference_mode():
             return self.model.net.image_encoder(x.to(self.model.device, dtype))

@@ -30,6 +30,8 @@ _BUILDERS = {
     "ct_structure": ("proc_ct", "build_ct_structure"),
     "ct_lesion": ("proc_lesion", "build_ct_lesion"),
     "ct_quant": ("proc_ct_quant", "build_ct_quant"),
+    "ct_emphysema": ("proc_ct_lung_quant", "build_ct_emphysema"),
+    "ct_pleural_effusion": ("proc_ct_lung_quant", "build_ct_pleural_effusion"),
     "cxr_heart": ("proc_xray", "build_cxr_heart"),
     "cxr_lungs": ("proc_xray", "build_cxr_lungs"),
     "out_of_scope": ("proc_prompt", "build_cannot_assess"),
@@ -38,8 +40,13 @@ _BUILDERS = {
 
 
 def start_grounding(study, text: str, *, box: Box | None = None, device: str = "auto",
-                    progress: ProgressFn = None, cancel: CancelFn = None, user: str = "clinician") -> Grounding:
-    """Parse, plan and run every step; return the live grounding (edits re-run dependants)."""
+                    progress: ProgressFn = None, cancel: CancelFn = None, user: str = "clinician",
+                    points: Iterable = (), neg_points: Iterable = ()) -> Grounding:
+    """Parse, plan and run every step; return the live grounding (edits re-run dependants).
+
+    ``points``/``neg_points``: positive/negative click prompts, array indices in the
+    order of ``box`` (they combine with it; see proc_prompt).
+    """
     from .. import __version__
     from ..language import parse
     from ..models.device import resolve_device
@@ -51,6 +58,10 @@ def start_grounding(study, text: str, *, box: Box | None = None, device: str = "
     t_load = time.perf_counter() - t0
     if box is not None:
         box = validate_box(box, study.shape)
+    points, neg_points = validate_points(points, study.shape, "--point"), validate_points(neg_points, study.shape,
+                                                                                          "--neg-point")
+    if neg_points and not points and box is None:
+        raise QueryError("--neg-point needs a --point or a --box to start from")
     parsed = parse(text)
     # "auto" is resolved by each model when it runs, so that procedures without a
     # neural network (chest X-ray, classical CT) never pay for importing torch.
@@ -59,14 +70,16 @@ def start_grounding(study, text: str, *, box: Box | None = None, device: str = "
                          progress=progress, cancel=cancel, user=user)
     g = Grounding(fresh_result(study, parsed.to_dict(), __version__), options)
     g.values["queries"] = list(parsed.queries)
+    g.values["prompt_points"] = (points, neg_points)
+    prompted = box is not None or bool(points)
     g.result.timings_s["load"] = t_load
     parse_step = _add_parse_step(g, parsed)
     queries = list(parsed.queries) or [_empty_query(text)]
-    if box is not None and len(queries) > 1:
+    if prompted and len(queries) > 1:
         queries = queries[:1]  # one box prompts one finding
     report(progress, 0.02, "planning")
     for qi, q in enumerate(queries):
-        plan = plan_query(study, q, has_box=box is not None)
+        plan = plan_query(study, q, has_box=prompted)
         _build(g, q, qi, plan, parse_step, box)
     g.options.progress = sub_progress(progress, 0.05, 0.98)
     g.run_all()
@@ -78,14 +91,16 @@ def start_grounding(study, text: str, *, box: Box | None = None, device: str = "
 
 def ground(study, text: str, *, out_dir: str | Path | None = None, box: Box | None = None,
            device: str = "auto", progress: ProgressFn = None, cancel: CancelFn = None,
-           export: Iterable[str] = (), overwrite: bool = False) -> Result:
+           export: Iterable[str] = (), overwrite: bool = False, points: Iterable = (),
+           neg_points: Iterable = ()) -> Result:
     """Ground ``text`` on ``study`` (a Study or a path); write files when ``out_dir`` is given.
 
     Files: ``result.json`` and ``labels.nii.gz`` (integer labels on the study grid,
     values listed in result.json), plus the ``export`` formats ("nifti", "seg", "sr",
     "csv", "json"). "Not found" and "cannot assess" are answers, not errors.
     """
-    g = start_grounding(study, text, box=box, device=device, progress=progress, cancel=cancel)
+    g = start_grounding(study, text, box=box, device=device, progress=progress, cancel=cancel,
+                        points=points, neg_points=neg_points)
     if out_dir is not None:
         write_outputs(g.result, Path(out_dir), export, overwrite=overwrite)
     return g.result
@@ -110,6 +125,20 @@ def _write_minimal(result: Result, out_dir: Path) -> dict:
     tmp.write_text(json.dumps(result.to_dict(), indent=1))
     tmp.replace(out_dir / "result.json")
     return {"nifti": labels, "json": out_dir / "result.json"}
+
+
+def validate_points(points: Iterable, shape: tuple[int, ...], flag: str) -> list[tuple[int, ...]]:
+    """Click prompts as int tuples on the study grid (array indices), or QueryError."""
+    out = []
+    for p in points:
+        q = tuple(int(v) for v in p)
+        if len(q) != len(shape):
+            raise QueryError(f"{flag} {list(q)}: needs {len(shape)} numbers for a {len(shape)}D study of shape "
+                             f"{list(shape)}")
+        if any(v < 0 or v >= s for v, s in zip(q, shape)):
+            raise QueryError(f"{flag} {list(q)} lies outside the study grid {list(shape)} (array indices)")
+        out.append(q)
+    return out
 
 
 def validate_box(box: Box, shape: tuple[int, ...]) -> Box:

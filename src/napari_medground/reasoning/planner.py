@@ -109,6 +109,8 @@ def _plan_ct(query: Query, anatomy: AnatomyRef | None, finding: str | None, what
         organ = "+".join(ids)
         return Plan("ct_lesion", f"{what} -> organ mask ({_names(ids)}), density-based "
                     "candidates, LiteMedSAM refinement, RECIST measurement.", anatomy, organ, ids)
+    if finding in CT_FINDING_PROCEDURES:
+        return _plan_ct_finding(query, anatomy, finding, what)
     if finding is not None and finding not in ENLARGEMENT:
         return _out_of_scope(query, f"no CT backend detects '{finding}'")
     if not res.entries:
@@ -125,6 +127,32 @@ def _plan_ct(query: Query, anatomy: AnatomyRef | None, finding: str | None, what
     else:
         reason = f"{what} -> {_names(ids)}: {'; '.join(methods)}."
     return Plan(procedure, reason, anatomy, "+".join(ids), ids)
+
+
+# Diffuse CT findings with their own chain; the structures come from the catalogue's
+# "finding_structures" (resources/catalogue/ct.json).
+CT_FINDING_PROCEDURES = {
+    "emphysema": ("ct_emphysema", "LAA-950 densitometry inside the lung masks", ("lung", "chest", "thorax")),
+    "effusion": ("ct_pleural_effusion", "fluid-density collection in the dependent pleural space, per side",
+                 ("pleura", "pleural cavity", "lung", "chest", "thorax")),
+}
+
+
+def _plan_ct_finding(query: Query, anatomy: AnatomyRef | None, finding: str, what: str) -> Plan:
+    """A diffuse finding measured in its own structures (emphysema -> both lungs)."""
+    procedure, how, where = CT_FINDING_PROCEDURES[finding]
+    ids = tuple(e.id for e in catalogue.finding_structures("CT", finding))
+    if anatomy is not None and anatomy.term not in where:
+        return _out_of_scope(query, f"'{finding}' is measured on CT only in the {', '.join(where)}, "
+                             f"not the {_side_term(anatomy)}")
+    if anatomy is not None:
+        named = set(catalogue.resolve("CT", anatomy).ids)
+        if named and not named & set(ids):
+            return _out_of_scope(query, f"'{finding}' is measured in {_names(ids)}, not the {_side_term(anatomy)}")
+        ids = tuple(i for i in ids if i in named) or ids
+    if not ids:
+        return _out_of_scope(query, f"no CT structure is listed for '{finding}'")
+    return Plan(procedure, f"{what} -> {_names(ids)}: {how}.", anatomy, "+".join(ids), ids)
 
 
 def _names(ids: tuple[str, ...]) -> str:

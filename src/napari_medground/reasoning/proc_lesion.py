@@ -22,6 +22,7 @@ from .planner import Plan
 from .proc_ct import structure_masks
 
 MAX_CANDIDATES = 3
+MASS_INSIDE_LUNG = 0.5  # an envelope mass mostly inside the lung mask is a lung mass (present)
 MIN_SCORE = 0.5  # weaker candidates are reported only when nothing better exists
 _LOBE_THIRDS = {"upper": 0, "middle": 1, "lower": 2}
 
@@ -97,16 +98,45 @@ def build_ct_lesion(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step
 
         from ..catalogue import classical_use
 
-        cands, lobe, weaker = _select(g.study, lesion_candidates(g.study, organ_mask, kind=kind), organ_mask,
-                                      query)
+        found = lesion_candidates(g.study, organ_mask, kind=kind)
+        if "lung" in plan.organ and (query.finding or "") != "nodule":
+            # a nodule query keeps the in-lung search: the envelope also spans the heart and
+            # the organs under the diaphragm dome (reported as uncertain masses)
+            found = _with_masses(g.study, organ_mask, found)
+        cands, lobe, weaker = _select(g.study, found, organ_mask, query)
         g.use_model(classical_use("ct_classical"))
     where = f"{lobe} part of the {organ_words}" if lobe else organ_words
+    if organ_mask is not None and "lung" in plan.organ:
+        from ..models.ct_lesions_mass import touches_edge
+
+        if touches_edge(organ_mask):
+            where += " (partial field of view: searched what is in view)"
     if not cands:
         _absent_finding(g, query, qi, plan, parse, organ_mask, where, lesion_word, notes)
         return
     for i, cand in enumerate(cands, 1):
         _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kind, weaker if i == 1 else 0,
                          lobe=lobe)
+
+
+def _with_masses(study, lung_mask, nodules):
+    """Nodule candidates plus masses (over 3 cm) found in the lung's envelope, which takes
+    in tumours against the mediastinum, hilum or chest wall that the lung mask leaves out;
+    a nodule candidate inside a mass is the mass."""
+    from ..models.ct_lesions_mass import mass_candidates
+
+    import dataclasses
+
+    masses = []
+    for m in mass_candidates(study, lung_mask):
+        inside = float((m.mask & lung_mask).sum()) / max(1, int(m.mask.sum()))
+        if inside < MASS_INSIDE_LUNG:  # mostly outside the aerated lung: a mass, or the mediastinum
+            m = dataclasses.replace(m, kind="mass_envelope", reason=m.reason + (
+                f"; {100 * inside:.0f}% of it inside the lung mask, so it may be mediastinal or cardiac "
+                "tissue rather than a lung mass"))
+        masses.append(m)
+    kept = [c for c in nodules if not any((c.mask & m.mask).any() for m in masses)]
+    return masses + kept
 
 
 def _absent_finding(g, query, qi, plan, parse, organ_mask, where, lesion_word, notes) -> None:
@@ -154,6 +184,9 @@ def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kin
 
     def compute(g: Grounding, step: Step):
         b = g.boxes.get(loc.id) or box
+        if cand.kind.startswith("mass") and g.boxes.get(loc.id) is None:
+            return cand.mask, 0.8, ("Density mask of the mass in the lung's envelope (solid tissue over 3 cm; "
+                                    "LiteMedSAM not run on it: move the box to have it segment there).")
         return _refine(g, step, cand.mask, b, kind)
 
     seg = add_segment_step(g, f, loc, f"Segment candidate {i} (LiteMedSAM in its box)", compute)
@@ -169,7 +202,7 @@ def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kin
 
     meas = add_measure_step(g, f, seg, title=f"Measure candidate {i} (RECIST 1.1 axes, volume, HU)",
                             extra=mean_diameter, recist=True)
-    lung = "lung" in plan.organ
+    lung = "lung" in plan.organ and not cand.kind.startswith("mass")  # Fleischner bands are for nodules under 3 cm
     cid, mname = (_fleischner(query), "mean_diameter") if lung else ("recist_measurable_lesion", "long_axis")
     cmp_ = add_compare_step(g, f, meas, cid, mname,
                             title="Place it in the Fleischner 2017 size bands" if lung
@@ -189,6 +222,10 @@ def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kin
         if o is not None:
             text += " " + sentence(o.text)
         conf = max(0.0, min(1.0, conf))
+        if cand.kind == "mass_envelope" and g.nodes[loc.id].step.status.value != "edited":
+            return (FindingStatus.UNCERTAIN, min(conf, 0.6), text + " Uncertain: solid tissue over 3 cm found in "
+                    "the lung's envelope but mostly outside the aerated lung; it may be a mass against the "
+                    "mediastinum or mediastinal/cardiac tissue. Confirm or correct the mask.")
         if lobe:  # the lobe itself was not located: its place in the lobe is not established
             return (FindingStatus.UNCERTAIN, min(conf, 0.45), text + f" The {lobe} lobe is approximated by the "
                     f"{lobe} third of the lung's height (fissures are not located): that is not the lobe, so "

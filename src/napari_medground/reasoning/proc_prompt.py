@@ -28,13 +28,20 @@ def build_prompt(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step, b
         step.confidence = 1.0
         step.detail = f"{plan.reason} Box {list(b.min_voxel)}-{list(b.max_voxel)} (array indices)."
 
-    loc = g.add_step(StepKind.LOCATE, "Box drawn by the clinician", inputs=[parse.id], run=locate, finding=f)
+    pos, neg = g.values.get("prompt_points", ((), ()))
+    title = "Box drawn by the clinician" if box is not None else "Points clicked by the clinician"
+    loc = g.add_step(StepKind.LOCATE, title, inputs=[parse.id], run=locate if box is not None else
+                     _locate_points(plan, pos, neg), finding=f)
 
     def compute(g: Grounding, step: Step):
-        from ..models import litemedsam
+        from ..models import litemedsam, litemedsam_points
 
         b = g.boxes.get(loc.id) or box
-        if g.study.is_2d:
+        if pos or neg:
+            sam = litemedsam_points.segment_points(g.study, pos, neg, box=b, window=_window(g.study),
+                                                   device=g.options.device, progress=g.options.progress,
+                                                   cancel=g.options.cancel)
+        elif g.study.is_2d:
             sam = litemedsam.segment_box_2d(g.study, b, window=_window(g.study), device=g.options.device)
         else:
             sam = litemedsam.segment_box_3d(g.study, b, window=_window(g.study), device=g.options.device,
@@ -42,10 +49,12 @@ def build_prompt(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step, b
         g.use_model(sam.model)
         step.device = sam.model.device
         iou = float(np.mean(list(sam.iou_by_slice.values()))) if sam.iou_by_slice else 0.0
+        notes = (" " + "; ".join(sam.notes[:2]) + ".") if (pos or neg) and sam.notes else ""
         return (sam.mask, iou, f"LiteMedSAM: {sam.slices_encoded} slice(s) encoded, mean predicted IoU "
-                f"{iou:.2f} ({sam.model.device}, {sam.model.seconds:.1f} s).")
+                f"{iou:.2f} ({sam.model.device}, {sam.model.precision}, {sam.model.seconds:.1f} s).{notes}")
 
-    seg = add_segment_step(g, f, loc, "Segment inside the box (LiteMedSAM)", compute)
+    seg_title = "Segment inside the box (LiteMedSAM)" if box is not None else "Segment from the clicks (LiteMedSAM)"
+    seg = add_segment_step(g, f, loc, seg_title, compute)
     meas = add_measure_step(g, f, seg, title="Measure the segmented region", recist=True)
 
     def decide(g: Grounding, step: Step):
@@ -59,6 +68,17 @@ def build_prompt(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step, b
         return FindingStatus.PRESENT, segment_confidence(g, f), text
 
     add_conclude_step(g, f, [meas], title=f"Conclude on {label}", decide=decide)
+
+
+def _locate_points(plan: Plan, pos, neg):
+    """The locate step of a point prompt: it records the clicks (array indices)."""
+    def locate(g: Grounding, step: Step) -> None:
+        step.confidence = 1.0
+        step.evidence.points_voxel = [tuple(float(v) for v in p) for p in list(pos) + list(neg)]
+        step.detail = (f"{plan.reason} Positive point(s) {[list(p) for p in pos]}, negative point(s) "
+                       f"{[list(p) for p in neg]} (array indices); LiteMedSAM needs a box, so the box "
+                       "around the first positive point is the one the model rates best among several sizes.")
+    return locate
 
 
 def build_cannot_assess(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step) -> None:
