@@ -27,7 +27,10 @@ REQUIRED = {
 # CRITERIA.md marks these UNCONFIRMED or only partly confirmed
 UNCONFIRMED = {"hippocampal_volume_typical", "lung_rads_2022_solid", "splenic_index",
                "thoracic_aorta_ascending_dilated", "thoracic_aorta_repair", "adrenal_absolute_washout",
-               "adrenal_relative_washout"}
+               "adrenal_relative_washout",
+               # body_composition.json: values only from secondary summaries (see each caution)
+               "l1_trabecular_osteoporosis", "steatosis_liver_spleen_difference", "renal_stone_attenuation",
+               "sarcopenia_smi_men", "sarcopenia_smi_women"}
 
 
 def test_bundled_criteria_cover_the_required_set():
@@ -178,3 +181,15 @@ def test_unreadable_json_is_reported(tmp_path):
     (folder / "bad.json").write_text("{not json")
     with pytest.raises(C.CriteriaFileError, match="bad.json: not readable JSON"):
         C.load_criteria(folder)
+
+
+@pytest.mark.parametrize("cid,value,meets", [
+    ("l1_trabecular_osteoporosis", 110, True), ("l1_trabecular_osteoporosis", 111, None),
+    ("l1_trabecular_osteoporosis", 160, None), ("l1_trabecular_osteoporosis", 161, False),
+    ("steatosis_liver_hu", 40, True), ("steatosis_liver_hu", 41, False),
+    ("steatosis_liver_spleen_difference", -11, True), ("steatosis_liver_spleen_difference", -10, False),
+    ("sarcopenia_smi_men", 52.4, True), ("sarcopenia_smi_men", 52.5, False),
+    ("sarcopenia_smi_women", 38.5, True), ("sarcopenia_smi_women", 38.6, False),
+])
+def test_body_composition_thresholds(cid, value, meets):
+    assert C.evaluate(C.get_criterion(cid), value).meets is meets

@@ -28,6 +28,7 @@ _BUILDERS = {
     "ct_organ": ("proc_ct", "build_ct_structure"),
     "ct_structure": ("proc_ct", "build_ct_structure"),
     "ct_lesion": ("proc_lesion", "build_ct_lesion"),
+    "ct_quant": ("proc_ct_quant", "build_ct_quant"),
     "ct_emphysema": ("proc_ct_lung_quant", "build_ct_emphysema"),
     "ct_pleural_effusion": ("proc_ct_lung_quant", "build_ct_pleural_effusion"),
     "cxr_heart": ("proc_xray", "build_cxr_heart"),

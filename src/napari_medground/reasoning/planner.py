@@ -92,6 +92,15 @@ def _plan_mr(query: Query, anatomy: AnatomyRef | None, finding: str | None, what
 
 def _plan_ct(query: Query, anatomy: AnatomyRef | None, finding: str | None, what: str) -> Plan:
     """CT: the catalogue entries for the anatomy (exact, or honestly not assessable)."""
+    from .quant_plan import select
+
+    quant = select(query)
+    if quant is not None:
+        ids = quant.structures
+        if anatomy is not None and anatomy.side in ("left", "right"):  # "right renal calculus"
+            ids = tuple(i for i in ids if not i.endswith(("_left", "_right")) or i.endswith(anatomy.side)) or ids
+        return Plan("ct_quant", f"{what} -> {quant.title}: locate, measure, compare with the published "
+                    "criterion.", anatomy, quant.id, ids)
     res = catalogue.resolve("CT", anatomy)
     if finding in LESION_FINDINGS:
         ids = res.ids or catalogue.lesion_search("CT", finding)

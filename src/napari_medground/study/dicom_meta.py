@@ -52,6 +52,15 @@ def window_of(ds: Any) -> tuple[float, float] | None:
     return (center, width)
 
 
+def _height_m(value) -> float | None:
+    """PatientSize (0010,1020) is in metres; None when absent or implausible (0.5-2.5 m)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if 0.5 <= v <= 2.5 else None
+
+
 def common_metadata(h: DicomHeader) -> dict[str, Any]:
     """The metadata keys every DICOM-derived Study carries."""
     ds = h.ds
@@ -64,6 +73,8 @@ def common_metadata(h: DicomHeader) -> dict[str, Any]:
         "manufacturer": str(ds.get("Manufacturer") or "") or None,
         "patient_age_years": patient_age_years(ds.get("PatientAge")),
         "patient_sex": sex if sex in ("M", "F", "O") else None,
+        "patient_height_m": _height_m(ds.get("PatientSize")),
+        "contrast_agent": str(ds.get("ContrastBolusAgent") or "").strip() or None,
         "image_type": list(h.image_type),
         "photometric_interpretation": str(ds.get("PhotometricInterpretation") or "") or None,
     }
