@@ -1,7 +1,7 @@
 """Quantitative CT measures on masks: trabecular ROI, organ attenuation, muscle area, stones.
 
 All functions take arrays in the canonical (S, P, L) view of
-:mod:`napari_medground.models.ct_anatomy_frame` (axis 0 = superior-inferior, axes 1-2 =
+:mod:`napari_medground.models.ct.frame` (axis 0 = superior-inferior, axes 1-2 =
 the axial plane) with ``spacing`` in mm along those axes, and HU for CT values. Erosions
 are in mm (in-plane distance maps), so the same call works from 0.5 to 5 mm voxels.
 """

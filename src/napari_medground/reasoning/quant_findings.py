@@ -1,7 +1,7 @@
 """The measures and decisions of the quantitative CT chains (:mod:`.proc_ct_quant`).
 
 Units: HU for attenuation, mm for sizes, patient LPS mm for positions; ROIs are made in
-the canonical (S, P, L) view (:mod:`..models.ct_anatomy_frame`) and returned on the
+the canonical (S, P, L) view (:mod:`..models.ct.frame`) and returned on the
 study grid. Contrast phase: the DICOM ContrastBolusAgent when the loader kept it, else
 the aortic blood attenuation (unenhanced blood is about 30-60 HU; <= 80 HU is read as
 unenhanced, >= 120 HU as enhanced, in between as indeterminate: a heuristic, said so).
@@ -56,7 +56,7 @@ def contrast_phase(g) -> Phase:
 
 
 def _canonical(study, mask):
-    from ..models.ct_anatomy_frame import make_frame
+    from ..models.ct.frame import make_frame
 
     frame = make_frame(study)
     return frame, frame.to_canonical(np.asarray(study.array)), frame.to_canonical(np.asarray(mask, bool))

@@ -96,7 +96,7 @@ def _aorta_roi(g, f):
 
 def _level_of(study, lps) -> str | None:
     """The vertebral level (T12..L5, sacrum) at the height of a point, or None."""
-    from ..models.ct_structures import spine_levels
+    from ..models.ct.structures import spine_levels
 
     lv = spine_levels(study)
     if lv.labels is None or not lv.bounds:
