@@ -154,7 +154,7 @@ def test_intensity_model_tells_object_from_surround():
 
 
 def test_cli_point_parsing():
-    from napari_medground.commands.ground import parse_point
+    from napari_medground.reasoning.prompts import parse_point
     from napari_medground.errors import QueryError
 
     assert parse_point("3,4,5") == (3, 4, 5) and parse_point("7, 8") == (7, 8)

@@ -131,13 +131,13 @@ def verify_weights(path: Path, manifest: "ModelManifest") -> str:
     if w is not None and w.size is not None and st.st_size != w.size:
         raise ModelUnavailable(
             f"model {manifest.name!r}: weights file {path} has {st.st_size} bytes, expected {w.size} "
-            "(corrupt or a different version); delete it and "
+            "(size checked before its SHA-256; corrupt or a different version); delete it and "
             f"{manifest.install_hint or 'reinstall napari-medground'}"
         )
     digest = sha256_file(path)
     if w is not None and w.sha256 and digest != w.sha256:
         raise ModelUnavailable(
-            f"model {manifest.name!r}: weights file {path} has sha256 {digest[:12]}..., expected "
+            f"model {manifest.name!r}: weights file {path} has SHA-256 {digest[:12]}..., expected "
             f"{w.sha256[:12]}... (corrupt or a different version); delete it and "
             f"{manifest.install_hint or 'reinstall napari-medground'}"
         )

@@ -113,11 +113,12 @@ class WorkerPool:
         Idempotent; the handlers of jobs that end later are not called."""
         first = not self.closed
         self.closed = True
+        # Queued jobs go first: a cancel hook can free a thread, which would start the next one.
+        self._pool.clear()
         if first:
             _call_all(self._before, "cancelling")
         for w in list(self._workers):
             w.quit()
-        self._pool.clear()  # jobs queued but not started never start
         t0 = time.perf_counter()
         wait_s = self.join_timeout_s if timeout_s is None else timeout_s
         ok = bool(self._pool.waitForDone(int(1000 * wait_s)))
