@@ -24,6 +24,12 @@ MIN_LENGTH_MM = 20.0
 JOIN_GAP_MM = 45.0  # stacks this close in z and JOIN_XY_MM in plane are one kidney
 JOIN_XY_MM = 30.0
 VOLUME_ML = (15.0, 600.0)
+MAX_LENGTH_MM = 150.0  # an adult kidney is 9-13 cm long
+WHOLE_LENGTH_MM = 70.0  # a stack shorter than this is part of a kidney
+ROI_MARGIN_MM = 40.0  # in-plane search around the clean sections
+PEAK_SEPARATION_MM = 15.0  # basin centres at least this far apart
+MIN_RADIUS_MM = 4.0  # thinner soft tissue makes no basin of its own
+MERGE_NECK = 0.6  # neck radius / thinner basin's radius at which two basins are one body
 
 
 def find_kidney(ab: Abdomen, side: str, *, organ: str | None = None, keep_out: tuple[str, ...] = ()):
@@ -37,19 +43,21 @@ def find_kidney(ab: Abdomen, side: str, *, organ: str | None = None, keep_out: t
         c = find(ab, other)
         if c.mask is not None:
             exclude |= c.mask
-    islands = _islands(ab, exclude, side)
+    islands, soft = _islands(ab, exclude, side)
     best, why = _best_body(ab, islands)
     if best is None:
         return Candidate(organ, None, reason=f"no fat-wrapped soft-tissue body beside the spine on the "
                                              f"patient's {side} ({why})")
+    best = _whole_kidney(ab, soft, best)
     vol = float(best.sum()) * ab.voxel_ml
     return Candidate(organ, best, reason=f"soft-tissue body in the {side} perirenal fat ({vol:.0f} mL, "
                                          f"median {float(np.median(ab.hu[best])):.0f} HU)",
                      hu_median=float(np.median(ab.hu[best])))
 
 
-def _islands(ab: Abdomen, exclude: np.ndarray, side: str) -> np.ndarray:
-    """Per-slice sections that look like a kidney's (size, place, fat around)."""
+def _islands(ab: Abdomen, exclude: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-slice sections that look like a kidney's (size, place, fat around), and the
+    soft-tissue mask they were cut from."""
     from scipy import ndimage
 
     sp = ab.spacing
@@ -64,7 +72,7 @@ def _islands(ab: Abdomen, exclude: np.ndarray, side: str) -> np.ndarray:
     flat[1] = ndimage.generate_binary_structure(2, 1)  # components within each slice
     lab, n = ndimage.label(soft, structure=flat)
     if n == 0:
-        return np.zeros_like(soft)
+        return np.zeros_like(soft), soft
     idx = np.arange(1, n + 1)
     area_cm2 = ndimage.sum(soft, lab, idx) * sp[1] * sp[2] / 100.0
     cz, cy, cx = (np.asarray(v) for v in zip(*ndimage.center_of_mass(soft, lab, idx)))
@@ -82,7 +90,96 @@ def _islands(ab: Abdomen, exclude: np.ndarray, side: str) -> np.ndarray:
           & (depth >= DEPTH_MM[0]) & (depth <= DEPTH_MM[1]) & (fat_frac >= MIN_FAT_RING))
     keep = np.zeros(n + 1, dtype=bool)
     keep[1:] = ok
-    return keep[lab]
+    return keep[lab], soft
+
+
+def _whole_kidney(ab: Abdomen, soft: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """The whole kidney from the part found as clean sections (``seed``).
+
+    At thick voxels a kidney touches the liver, bowel, psoas or the renal vein / IVC
+    through partial-volume voxels, so many of its sections fail the section test. In 3D the
+    kidney is a thick body and those contacts are necks: soft tissue is split into basins
+    by a watershed on its distance to the nearest non-soft voxel (mm, so the same at any
+    voxel size); basins joined to the kidney through a neck at least ``MERGE_NECK`` of the
+    thinner side's thickness are the kidney too (its poles); thin necks (a vein, a contact)
+    are not crossed."""
+    from scipy import ndimage
+    from skimage.feature import peak_local_max
+    from skimage.segmentation import watershed
+
+    sp = np.asarray(ab.spacing, float)
+    zs = np.flatnonzero(seed.any(axis=(1, 2)))
+    if (zs[-1] - zs[0] + 1) * sp[0] >= WHOLE_LENGTH_MM:
+        # A whole kidney's length: gaps (the hilum) are bridged by LiteMedSAM's boxes, which
+        # outline whole sections better than basins that cut them.
+        return seed
+    pad = np.ceil(np.array([MAX_LENGTH_MM, ROI_MARGIN_MM, ROI_MARGIN_MM]) / sp).astype(int)
+    zz, yy, xx = (np.flatnonzero(seed.any(axis=a)) for a in ((1, 2), (0, 2), (0, 1)))
+    roi = tuple(slice(max(0, int(v[0]) - p), min(n, int(v[-1]) + p + 1))
+                for v, p, n in zip((zz, yy, xx), pad, seed.shape))
+    s, sd = soft[roi] | seed[roi], seed[roi]
+    dist = ndimage.distance_transform_edt(s, sampling=sp)
+    peaks = peak_local_max(dist, min_distance=max(1, int(round(PEAK_SEPARATION_MM / sp.min()))),
+                           threshold_abs=MIN_RADIUS_MM, labels=s.astype(np.int32), exclude_border=False)
+    markers = np.zeros(s.shape, dtype=np.int32)
+    markers[tuple(peaks.T)] = np.arange(2, len(peaks) + 2)
+    markers[ndimage.binary_erosion(sd) | (sd & ~ndimage.binary_erosion(s))] = 0
+    markers[sd & (dist >= min(MIN_RADIUS_MM, float(dist[sd].max())))] = 1
+    basins = watershed(-dist, markers, mask=s)
+    kidney = _merge_thick_necks(basins, dist, sp, ab.voxel_ml)
+    out = np.zeros_like(seed)
+    out[roi] = kidney | sd
+    return out
+
+
+def _merge_thick_necks(basins: np.ndarray, dist: np.ndarray, sp: np.ndarray, voxel_ml: float) -> np.ndarray:
+    """Basin 1 (the seed) grown by the basins that continue it head- or footward: centred
+    beyond the kidney's current ends, within ``JOIN_XY_MM`` of its axis in plane, met
+    through a neck whose radius (the highest distance value on the shared boundary) is at
+    least ``MERGE_NECK`` of the thinner basin's greatest radius; within the kidney's length
+    and volume limits. Neighbours beside the kidney (psoas, bowel, liver) are never merged."""
+    from scipy import ndimage
+
+    n = int(basins.max())
+    idx = np.arange(1, n + 1)
+    peak = np.zeros(n + 1)
+    np.maximum.at(peak, basins.ravel(), dist.ravel())
+    neck = np.zeros((n + 1, n + 1))
+    for ax in range(3):
+        a, d = np.moveaxis(basins, ax, 0), np.moveaxis(dist, ax, 0)
+        la, lb, da = a[:-1].ravel(), a[1:].ravel(), np.minimum(d[:-1], d[1:]).ravel()
+        m = (la != lb) & (la > 0) & (lb > 0)
+        np.maximum.at(neck, (la[m], lb[m]), da[m])
+        np.maximum.at(neck, (lb[m], la[m]), da[m])
+    size = np.bincount(basins.ravel(), minlength=n + 1) * voxel_ml
+    centre = np.full((n + 1, 3), np.nan)
+    present = idx[size[1:] > 0]
+    centre[present] = np.asarray(ndimage.center_of_mass(basins > 0, basins, present)) * sp
+    zext = np.zeros((n + 1, 2))
+    for b, sl in zip(idx, ndimage.find_objects(basins)):
+        if sl is not None:
+            zext[b] = (sl[0].start * sp[0], (sl[0].stop - 1) * sp[0])
+    covered = basins == 1
+    keep, vol, (z0, z1) = [1], size[1], zext[1]
+    axis = centre[1, 1:]
+    grew = True
+    while grew:
+        grew = False
+        for b in present[1:]:
+            if b in keep or vol + size[b] > VOLUME_ML[1]:
+                continue
+            zc = int(round(centre[b, 0] / sp[0]))
+            missing = not covered[min(zc, covered.shape[0] - 1)].any()  # a gap or beyond the ends
+            near = np.linalg.norm(centre[b, 1:] - axis) <= JOIN_XY_MM
+            length = max(z1, zext[b, 1]) - min(z0, zext[b, 0]) + sp[0]
+            k = max(keep, key=lambda k: neck[k, b])
+            thick = neck[k, b] > 0 and neck[k, b] >= MERGE_NECK * min(peak[k], peak[b])
+            if missing and near and thick and length <= MAX_LENGTH_MM:
+                keep.append(b)
+                covered |= basins == b
+                vol, z0, z1 = vol + size[b], min(z0, zext[b, 0]), max(z1, zext[b, 1])
+                grew = True
+    return np.isin(basins, keep)
 
 
 def _best_body(ab: Abdomen, islands: np.ndarray) -> tuple[np.ndarray | None, str]:
