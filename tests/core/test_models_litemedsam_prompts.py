@@ -179,3 +179,19 @@ def test_3d_box_on_the_sarcoma(model, image, label, floor):
     window = (40, 400) if st.modality == "CT" else None
     res = sam.segment_box_3d(st, Box(tuple(map(int, lo)), tuple(map(int, hi))), window=window, device="cpu")
     assert _dice(res.mask, lab) >= floor
+
+
+def test_prefetch_fills_the_cache_and_honours_cancel(model, monkeypatch):
+    """prefetch encodes new slices once; a second call and the later box hit the cache."""
+    rng = np.random.default_rng(5)
+    img = (rng.normal(100, 8, (4, 64, 72)) + 0).astype(np.float32)
+    img[:, 20:40, 25:50] += 150
+    st = Study(array=img, affine_lps=np.diag([1.0, 1.0, 2.0, 1.0]), modality="MR")
+    monkeypatch.setattr(rt, "load_model", lambda device="auto": model)
+    monkeypatch.setattr("napari_medground.models.litemedsam.segment.load_model", lambda device="auto": model)
+    calls = iter([False, True])
+    assert sam.prefetch(st, [0, 1, 2], cancel=lambda: next(calls)) == 1
+    assert sam.prefetch(st, [0, 1]) == 1
+    assert sam.prefetch(st, [1, 0]) == 0
+    with pytest.raises(IndexError):
+        sam.prefetch(st, [9])
