@@ -26,7 +26,7 @@ REQUIRED = {
 }
 # CRITERIA.md marks these UNCONFIRMED or only partly confirmed
 UNCONFIRMED = {"hippocampal_volume_typical", "lung_rads_2022_solid", "splenic_index",
-               "thoracic_aorta_ascending_dilated", "thoracic_aorta_repair", "adrenal_absolute_washout",
+               "thoracic_aorta_ascending_dilated", "thoracic_aorta_repair", "thoracic_aorta_descending_dilated", "adrenal_absolute_washout",
                "adrenal_relative_washout",
                # body_composition.json: values only from secondary summaries (see each caution)
                "l1_trabecular_osteoporosis", "steatosis_liver_spleen_difference", "renal_stone_attenuation",

@@ -12,13 +12,15 @@ pytestmark = pytest.mark.gui
 
 
 def test_demo_screenshot(tmp_path):
+    """The default demo: the bundled example CT (real anatomy) and its default finding."""
     if not os.environ.get("DISPLAY"):
         pytest.skip("no display: run under xvfb-run")
     out = tmp_path / "demo.png"
-    proc = subprocess.run([sys.executable, "-m", "napari_medground.cli", "demo", "--finding", "right lung",
+    proc = subprocess.run([sys.executable, "-m", "napari_medground.cli", "demo",
                            "--device", "cpu", "--screenshot", str(out), "--timeout", "240"],
                           capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "demo ready: 'enlarged spleen'" in proc.stdout, proc.stdout[-500:]  # no fall-back finding
     from PIL import Image
 
     img = np.asarray(Image.open(out))

@@ -30,7 +30,9 @@ The locator contract
   INCLUDING rule-based ones (``classical_use("ct_classical")``), so that DICOM SEG/SR
   credit the right algorithm; ``partial``: True when the structure is cut by the field
   of view (:func:`~napari_medground.catalogue.sanity.cut_by_fov`); ``notes``: what
-  happened, in order; ``reason``: why nothing was found (mask None).
+  happened, in order; ``reason``: why nothing was found (mask None); ``caveat``: why a
+  mask is not the named structure itself (a part of it, a failed own check): the answer
+  is then ``uncertain`` with it.
 * Never raise for "not found" (return ``mask=None`` with the reason); raise
   :class:`~napari_medground.errors.ModelUnavailable` when the study cannot be read by
   the method (wrong modality). Do not import Qt or napari.
@@ -80,6 +82,9 @@ class Located:
     notes: tuple[str, ...] = ()
     reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    #: why the locator itself does not claim the named structure although it gives a mask
+    #: (only a part of it, its own check failed): the answer is then ``uncertain``
+    caveat: str = ""
 
     @property
     def found(self) -> bool:

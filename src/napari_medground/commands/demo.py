@@ -1,8 +1,10 @@
 """`medground demo [--finding TEXT] [--screenshot PATH]`: the whole flow in under a minute.
 
-Opens napari on the synthetic CT phantom (no files needed), docks the grounding widget
-and runs one finding, so a new user sees the masks, boxes, measurements and the steps
-to accept, edit or reject. ``--screenshot PATH`` saves the window (viewer and dock)
+Opens napari on the bundled example CT (``resources/samples/example_ct.nii.gz``: a real
+abdomen-pelvis CT from TotalSegmentator's test data, Apache-2.0, see its NOTICE), docks
+the grounding widget and runs one finding, so a new user sees the masks, boxes,
+measurements and the steps to accept, edit or reject on real anatomy. ``--phantom``
+opens the synthetic CT phantom instead (known truth, no file). ``--screenshot PATH`` saves the window (viewer and dock)
 once the finding is shown, then exits (used for the README image).
 
 Without a display (Linux, no ``DISPLAY``/``WAYLAND_DISPLAY``): with ``--screenshot`` the
@@ -22,13 +24,18 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FINDING = "nodule in the right lung"
-FALLBACK_FINDING = "right lung"
+DEFAULT_FINDING = "enlarged spleen"
+FALLBACK_FINDING = "liver"
+PHANTOM_FINDING = "nodule in the right lung"
+PHANTOM_FALLBACK = "right lung"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--finding", default=DEFAULT_FINDING,
-                        help=f"the finding to ground on the phantom (default: '{DEFAULT_FINDING}')")
+    parser.add_argument("--finding", default=None,
+                        help=f"the finding to ground (default: '{DEFAULT_FINDING}' on the example CT, "
+                             f"'{PHANTOM_FINDING}' on the phantom)")
+    parser.add_argument("--phantom", action="store_true",
+                        help="open the synthetic CT phantom instead of the bundled example CT")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                         help="compute device (default: auto)")
     parser.add_argument("--screenshot", metavar="PATH", default=None,
@@ -51,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _argv(args: argparse.Namespace) -> list[str]:
     """The demo's own options, to run it again as they were given."""
-    out = ["--finding", args.finding, "--device", args.device, "--timeout", str(args.timeout)]
+    out = (["--finding", args.finding] if args.finding else []) + (["--phantom"] if args.phantom else [])
+    out += ["--device", args.device, "--timeout", str(args.timeout)]
     return out + (["--screenshot", str(Path(args.screenshot).resolve())] if args.screenshot else [])
 
 
@@ -61,20 +69,19 @@ def _show(args: argparse.Namespace) -> int:
 
     from ..viewer.contrast import image_layer_data
     from ..viewer.widget import GroundingWidget
-    from ..synthetic.phantom import make_ct_phantom
 
     t0 = time.perf_counter()
+    study, name, finding, fallback = _sample(args)
     viewer = napari.Viewer(title="napari-medground demo")
-    study, _truth = make_ct_phantom()
-    data, kwargs, _ = image_layer_data(study, name="CT phantom")
+    data, kwargs, _ = image_layer_data(study, name=name)
     viewer.add_image(data, **kwargs)
     widget = GroundingWidget(viewer)
     viewer.window.add_dock_widget(widget, name="MedGround", area="right")
     viewer.window._qt_window.resize(1600, 1000)  # noqa: SLF001 - the size the screenshot wants
     QTimer.singleShot(150, viewer.reset_view)  # once the window has its size
     widget.ui.device.setCurrentText(args.device)
-    widget.ui.text.setText(args.finding)
-    state = {"tries": [args.finding] + ([FALLBACK_FINDING] if args.finding != FALLBACK_FINDING else []),
+    widget.ui.text.setText(finding)
+    state = {"tries": [finding] + ([fallback] if finding != fallback else []),
              "code": 0}
 
     def start() -> None:
@@ -93,7 +100,7 @@ def _show(args: argparse.Namespace) -> int:
             start()
             return
         timer.stop()
-        log.info("demo ready in %.1f s", time.perf_counter() - t0)
+        print(f"demo ready: '{widget.ui.text.text()}' shown in {time.perf_counter() - t0:.1f} s", flush=True)
         _show_reasoning(widget)
         if args.screenshot:
             QTimer.singleShot(800, lambda: _save_and_quit(viewer, Path(args.screenshot), state))
@@ -113,6 +120,18 @@ def _show(args: argparse.Namespace) -> int:
     QTimer.singleShot(int(args.timeout * 1000), deadline)
     napari.run()
     return int(state["code"])
+
+
+def _sample(args: argparse.Namespace) -> tuple:
+    """(study, layer name, finding, fallback finding) for the demo's sample."""
+    if args.phantom:
+        from ..synthetic.phantom import make_ct_phantom
+
+        study, _truth = make_ct_phantom()
+        return study, "CT phantom", args.finding or PHANTOM_FINDING, PHANTOM_FALLBACK
+    from ..viewer.sample_data import example_ct_study
+
+    return example_ct_study(), "example CT", args.finding or DEFAULT_FINDING, FALLBACK_FINDING
 
 
 def _show_reasoning(widget) -> None:

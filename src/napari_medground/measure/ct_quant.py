@@ -56,7 +56,7 @@ def trabecular_roi(vertebra: np.ndarray, spacing, *, erode_mm: float = 3.0,
     the endplates) and, per slice, reduced to its largest component (the body; thin
     posterior elements vanish on erosion).
     """
-    m = _body_only(np.asarray(vertebra, bool), spacing, erode_mm)
+    m = body_only(np.asarray(vertebra, bool), spacing, erode_mm)
     zs = np.flatnonzero(m.reshape(m.shape[0], -1).any(1))
     if zs.size == 0:
         return m
@@ -73,19 +73,38 @@ def trabecular_roi(vertebra: np.ndarray, spacing, *, erode_mm: float = 3.0,
     return roi
 
 
-def _body_only(vertebra: np.ndarray, spacing, margin_mm: float) -> np.ndarray:
-    """Per slice: holes filled, then the spinal canal (the largest hole) and everything
-    posterior to ``margin_mm`` in front of its anterior edge removed (the posterior cortex
-    of the body lies there; canonical axis 1 grows toward posterior)."""
+def body_only(vertebra: np.ndarray, spacing, margin_mm: float) -> np.ndarray:
+    """The vertebral body of a vertebra mask (canonical grid: axis 0 toward S, axis 1
+    toward posterior). Per slice: holes filled, then the spinal canal (the largest hole)
+    and everything posterior to ``margin_mm`` in front of its anterior edge removed (the
+    posterior cortex of the body lies there). A slice whose canal is not closed by bone
+    is cut at the median row of the slices where it is; with no closed canal anywhere
+    nothing is cut (see :func:`body_cut_rows`)."""
+    cuts = body_cut_rows(vertebra, spacing, margin_mm)
+    found = [c for c in cuts.values() if c is not None]
+    fallback = int(np.median(found)) if found else None
     out = np.zeros(vertebra.shape, bool)
+    for z, cut in cuts.items():
+        filled = ndi.binary_fill_holes(vertebra[z])
+        cut = fallback if cut is None else cut
+        if cut is not None:
+            filled[max(cut, 0):] = False
+        out[z] = filled
+    return out
+
+
+def body_cut_rows(vertebra: np.ndarray, spacing, margin_mm: float) -> dict[int, int | None]:
+    """Per axial slice of ``vertebra``: the canonical row (axis 1) from which the
+    posterior elements begin (``margin_mm`` in front of the closed spinal canal), or None
+    where the canal is not closed by bone on that slice."""
+    out: dict[int, int | None] = {}
     for z in np.flatnonzero(vertebra.reshape(vertebra.shape[0], -1).any(1)):
         filled = ndi.binary_fill_holes(vertebra[z])
         lab, n = ndi.label(filled & ~vertebra[z])
+        out[int(z)] = None
         if n:
             canal = lab == (1 + int(np.argmax(ndi.sum(np.ones_like(lab), lab, range(1, n + 1)))))
-            cut = int(np.argwhere(canal)[:, 0].min() - np.ceil(margin_mm / spacing[1]))
-            filled[max(cut, 0):] = False
-        out[z] = filled
+            out[int(z)] = int(np.argwhere(canal)[:, 0].min() - np.ceil(margin_mm / spacing[1]))
     return out
 
 

@@ -90,6 +90,8 @@ def _checks(g: Grounding, f, entries_found: list) -> tuple[sanity.Check, ...]:
         prefix = f"{entry.name}: " if len(entries_found) > 1 else ""
         for c in sanity.check_structure(entry, mask, g.study, partial=loc.partial, body=body):
             out.append(sanity.Check(c.name, c.passed, prefix + c.detail))
+        if loc.caveat:
+            out.append(sanity.Check("locator", False, prefix + loc.caveat))
     return tuple(out)
 
 

@@ -197,7 +197,7 @@ class Spec:
     measurement_of: dict = field(default_factory=dict)
 
 
-from .quant_findings2 import aorta_spec, sarcopenia_spec, stones_spec  # noqa: E402
+from .quant_findings2 import aorta_spec, sarcopenia_spec, stones_spec, thoracic_aorta_spec  # noqa: E402
 
 SPECS = {
     "bone_density": Spec(_bone_roi, _bone_measure, _bone_decide, "L1 trabecular bone", "the L1 trabecular attenuation"),
@@ -205,5 +205,6 @@ SPECS = {
                       "liver and spleen attenuation"),
     "stones": stones_spec(Spec),
     "aorta_diameter": aorta_spec(Spec),
+    "thoracic_aorta_diameter": thoracic_aorta_spec(Spec),
     "sarcopenia": sarcopenia_spec(Spec),
 }

@@ -84,14 +84,18 @@ def stones_spec(Spec):
 
 
 # ---------------------------------------------------------------------- aorta
-def _aorta_roi(g, f):
-    loc = _loc(g, f, "aorta")
+def _aorta_roi(g, f, structure: str = "aorta", what: str = "Aorta"):
+    loc = _loc(g, f, structure)
     if loc is None or not loc.found:
-        return None, 0.0, "Aorta not located: " + (loc.reason if loc else "no catalogue entry")
+        return None, 0.0, f"{what} not located: " + (loc.reason if loc else "no catalogue entry")
     prof = centreline.tube_profile(loc.mask, g.study.affine_lps)
     g.values[key(f, "profile")] = prof
-    return loc.mask, loc.confidence, (f"Aorta mask; centreline {prof.length_mm:.0f} mm long, "
+    return loc.mask, loc.confidence, (f"{what} mask; centreline {prof.length_mm:.0f} mm long, "
                                       f"{len(prof.sections)} perpendicular sections.")
+
+
+def _thoracic_roi(g, f):
+    return _aorta_roi(g, f, "thoracic_aorta", "Descending thoracic aorta")
 
 
 def _level_of(study, lps) -> str | None:
@@ -169,6 +173,49 @@ def _aorta_decide(g, f, compares):
     if loc is not None and loc.partial:
         return FindingStatus.UNCERTAIN, 0.4, text + " The aorta is cut by the field of view (partial)."
     return FindingStatus.ABSENT, conf, text
+
+
+def _thoracic_decide(g, f, compares):
+    """Dilatation of the descending thoracic aorta (>= 4.0 cm, ACC/AHA 2022). Only the
+    descending part is located, so no dilatation there is never 'absent' for the
+    thoracic aorta: the ascending aorta and the arch are not seen by this method."""
+    from .proc_ct_quant import not_found
+
+    m = g.values.get(key(f, "m"), {})
+    if "aortic_diameter" not in m:
+        loc = _loc(g, f, "thoracic_aorta")
+        if loc is None or not loc.found:
+            return not_found(g, f, "Thoracic aortic dilatation")
+        prof = g.values.get(key(f, "profile"))
+        seen = f"{prof.length_mm:.0f} mm of it" if prof is not None else "what is"
+        return FindingStatus.NOT_ASSESSABLE, 0.0, (
+            f"Thoracic aortic dilatation: not assessable (the descending thoracic aorta in the field of view, "
+            f"{seen}, gives no closed section perpendicular to its centreline).")
+    level = g.values.get(key(f, "level"))
+    o = outcome(g, f, "thoracic_aorta_descending_dilated", compares[0].id) if compares else None
+    text = f"Maximal descending thoracic aortic diameter {m['aortic_diameter'] / 10:.1f} cm at {level or 'an unnamed level'}. "
+    text += sentence(o.text) if o else ""
+    unseen = " The ascending aorta and the arch are not located, so their dilatation is not judged."
+    _limit(g, f, "Only the descending thoracic aorta (above the hiatus, along the spine) is located.")
+    loc = _loc(g, f, "thoracic_aorta")
+    partial = bool(loc is not None and loc.partial)
+    if o is None:
+        return FindingStatus.UNCERTAIN, 0.3, text + unseen
+    prof = g.values.get(key(f, "profile"))
+    w = prof.widest if prof is not None else None
+    if o.meets and w is not None and w.diameter_mm > ROUND_MAX * w.equivalent_mm:
+        return FindingStatus.UNCERTAIN, 0.4, text + (f" The widest section is not round (maximal {w.diameter_mm:.0f} mm "
+                                                     f"vs equivalent-circle {w.equivalent_mm:.0f} mm): not called.")
+    if o.meets:
+        return FindingStatus.PRESENT, min(loc.confidence if loc else 0.5, 0.7), text + unseen
+    cut = " The segment is cut by the field of view (partial)." if partial else ""
+    return FindingStatus.UNCERTAIN, 0.5, text + " No dilatation of the descending part seen." + cut + unseen
+
+
+def thoracic_aorta_spec(Spec):
+    return Spec(_thoracic_roi, _aorta_measure, _thoracic_decide, "descending thoracic aorta",
+                "the descending thoracic aortic diameter", needs_phase=False,
+                measurement_of={"thoracic_aorta_descending_dilated": "aortic_diameter"})
 
 
 def aorta_spec(Spec):

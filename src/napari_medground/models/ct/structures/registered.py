@@ -4,9 +4,11 @@
 ``ct.gallbladder``: the gallbladder (:mod:`.gallbladder`).
 ``ct.psoas``: one iliopsoas muscle, side from the entry (:mod:`.muscles`).
 ``ct.bladder``: the urinary bladder (:mod:`.pelvis`).
-``ct.vessel``: ``locator_args = {"vessel": "aorta" | "inferior_vena_cava"}`` (:mod:`.vessels`).
+``ct.vessel``: ``locator_args = {"vessel": "aorta" | "inferior_vena_cava", "segment"?: "thoracic"}``
+(:mod:`.vessels`; "thoracic": the descending thoracic aorta above the hiatus).
 ``ct.vertebra``: ``locator_args = {"level": "L1"}`` (T12..L5 or "sacrum"), the level
 counted up from the sacrum by :mod:`.vertebrae`.
+``ct.vertebral_body``: ``locator_args = {"level": "L3"}``, that vertebra's body only.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import time
 
 from ....catalogue import Located, classical_use, register_locator
 from .result import StructureResult
-from .vertebrae import locate_vertebra
+from .vertebrae import locate_vertebra, locate_vertebral_body
 from .vessels import locate_vessel
 
 
@@ -24,14 +26,16 @@ def _located(res: StructureResult, t0: float) -> Located:
         return Located(None, 0.0, res.method, models=(use,), notes=res.notes, reason=res.reason)
     conf = res.confidence if res.status == "present" else min(res.confidence, 0.5)
     notes = res.notes + ((res.reason,) if res.reason else ())
-    return Located(res.mask, conf, res.method, models=(use,), partial=res.cut_by_fov, notes=notes)
+    caveat = res.reason if res.status != "present" else ""
+    return Located(res.mask, conf, res.method, models=(use,), partial=res.cut_by_fov, notes=notes, caveat=caveat)
 
 
 @register_locator("ct.vessel")
 def locate_vessel_entry(study, entry, ctx) -> Located:
     """The abdominal aorta or the IVC (``locator_args = {"vessel": "aorta"}``)."""
     t0 = time.perf_counter()
-    return _located(locate_vessel(study, str((entry.locator_args or {}).get("vessel", entry.id))), t0)
+    args = entry.locator_args or {}
+    return _located(locate_vessel(study, str(args.get("vessel", entry.id)), args.get("segment")), t0)
 
 
 @register_locator("ct.vertebra")
@@ -41,6 +45,13 @@ def locate_vertebra_entry(study, entry, ctx) -> Located:
     t0 = time.perf_counter()
     level = str((entry.locator_args or {}).get("level", entry.id))
     return _located(locate_vertebra(study, level), t0)
+
+
+@register_locator("ct.vertebral_body")
+def locate_vertebral_body_entry(study, entry, ctx) -> Located:
+    """The body of one vertebra at its counted level (posterior elements removed)."""
+    t0 = time.perf_counter()
+    return _located(locate_vertebral_body(study, str((entry.locator_args or {}).get("level", entry.id))), t0)
 
 
 @register_locator("ct.bladder")

@@ -180,3 +180,45 @@ def locate_vertebra(study, level: str) -> StructureResult:
                            reason=reason, cut_by_fov=lv.cut[i], notes=lv.notes,
                            extra={"level_landmark": "counted up from the sacrum",
                                   "volume_ml": round(vol_ml, 1)})
+
+
+BODY_MARGIN_MM = 1.0  # the posterior cortex of the body lies this far in front of the canal
+BODY_FRACTION = (0.35, 0.9)  # share of an adult lumbar vertebra's volume that is its body
+
+
+def locate_vertebral_body(study, level: str) -> StructureResult:
+    """The body of one vertebra ("L1".."L5", "T12"): the vertebra at its counted level
+    (:func:`locate_vertebra`) with the spinal canal and the posterior elements removed per
+    axial slice (:func:`napari_medground.measure.ct_quant.body_only`). Uncertain when the
+    canal is closed by bone on too few slices to place the cut, or when the body's share
+    of the vertebra is implausible."""
+    from ....measure.ct_quant import body_cut_rows, body_only
+
+    key = level.strip().upper().replace("VERTEBRAL_BODY_", "")
+    name = f"vertebral_body_{key}"
+    whole = locate_vertebra(study, key)
+    if whole.mask is None:
+        return not_assessable(name, whole.reason, _METHOD_BODY)
+    lv = spine_levels(study)
+    vert = lv.labels == lv.names.index(key) + 1
+    sp = lv.frame.spacing
+    cuts = body_cut_rows(vert, sp, BODY_MARGIN_MM)
+    closed = sum(c is not None for c in cuts.values()) / max(len(cuts), 1)
+    body = body_only(vert, sp, BODY_MARGIN_MM)
+    share = float(body.sum()) / max(float(vert.sum()), 1.0)
+    vol_ml = float(body.sum()) * float(np.prod(sp)) / 1000.0
+    status, reason, conf = whole.status, whole.reason, whole.confidence
+    if status == "present" and closed < 0.3:
+        status, reason, conf = "uncertain", (f"the spinal canal is closed by bone on {closed:.0%} of the "
+                                             f"{key} slices: the body may include posterior elements"), 0.45
+    elif status == "present" and not BODY_FRACTION[0] <= share <= BODY_FRACTION[1]:
+        status, reason, conf = "uncertain", (f"the body is {share:.0%} of the {key} vertebra "
+                                             f"(expected {BODY_FRACTION[0]:.0%}-{BODY_FRACTION[1]:.0%})"), 0.45
+    notes = whole.notes + (f"vertebral body = {share:.0%} of the {key} vertebra; canal closed on "
+                           f"{closed:.0%} of its slices",)
+    return StructureResult(name=name, mask=lv.frame.to_study(body), confidence=conf, method=_METHOD_BODY,
+                           status=status, reason=reason, cut_by_fov=whole.cut_by_fov, notes=notes,
+                           extra={**whole.extra, "volume_ml": round(vol_ml, 1), "body_share": round(share, 3)})
+
+
+_METHOD_BODY = _METHOD + "; the body is the vertebra in front of the spinal canal (posterior elements removed)"

@@ -105,8 +105,15 @@ def _follow(cands, z0, seed, sp):
     return chosen
 
 
-def locate_vessel(study, name: str) -> StructureResult:
-    """The abdominal aorta or the IVC ("aorta", "inferior_vena_cava") on the study grid."""
+def locate_vessel(study, name: str, segment: str | None = None) -> StructureResult:
+    """The abdominal aorta or the IVC ("aorta", "inferior_vena_cava") on the study grid.
+
+    ``segment="thoracic"`` (aorta only): the descending thoracic aorta, the tracked tube
+    above the aortic hiatus (taken at the middle of T12, counted from the sacrum); the arch
+    and the ascending aorta are not tracked, so the answer says it is the descending part.
+    """
+    if segment == "thoracic":
+        return _thoracic(study, locate_vessel(study, name))
     spec = SPECS[name]
     method = (f"blood-density round tube {'anterior-left' if name == 'aorta' else 'anterior-right'} "
               "of the vertebral bodies, tracked slice by slice from the spinal column")
@@ -142,6 +149,46 @@ def locate_vessel(study, name: str) -> StructureResult:
     return StructureResult(name=name, mask=mask, confidence=0.5 if cut else 0.7, method=method, status=status,
                            reason=reason, cut_by_fov=cut, notes=notes,
                            extra={"centreline_lps_mm": line, "max_diameter_mm": round(max(diam), 1)})
+
+
+THORACIC_NAME = "thoracic_aorta"
+_THORACIC_METHOD = "; the thoracic part is the tube above the aortic hiatus (mid T12, counted from the sacrum)"
+
+
+def _thoracic(study, aorta: StructureResult) -> StructureResult:
+    """The part of a located aorta above the middle of T12 (see :func:`locate_vessel`)."""
+    method = aorta.method + _THORACIC_METHOD
+    if aorta.mask is None:
+        return not_assessable(THORACIC_NAME, aorta.reason, method)
+    lv = spine_levels(study)
+    if "T12" not in lv.names:
+        return not_assessable(THORACIC_NAME, "the aortic hiatus level (T12) is not counted in this scan ("
+                              + "; ".join(lv.notes) + ")", method)
+    lo, hi = lv.bounds[lv.names.index("T12")]
+    hiatus = 0.5 * (lo + hi)
+    canon = lv.frame.to_canonical(aorta.mask)
+    canon[: int(np.ceil(hiatus))] = False
+    zs = np.flatnonzero(canon.any(axis=(1, 2)))
+    if zs.size * lv.frame.spacing[0] < 10.0:
+        return not_assessable(THORACIC_NAME, "the aorta tracked along the spine does not reach above the "
+                              "aortic hiatus (mid T12) in this field of view", method)
+    cut = bool(zs[-1] >= canon.shape[0] - 1)
+    line = [p for p in aorta.extra.get("centreline_lps_mm", []) if _canon_z(lv.frame, p) >= hiatus]
+    length = zs.size * lv.frame.spacing[0]
+    reason = "descending thoracic aorta only (the arch and the ascending aorta are not located)"
+    if cut:
+        reason = f"partial: cut by the top of the field of view ({length:.0f} mm above the hiatus); " + reason
+    notes = aorta.notes + (f"thoracic part: {length:.0f} mm above the aortic hiatus (mid T12)",)
+    return StructureResult(name=THORACIC_NAME, mask=lv.frame.to_study(canon), confidence=0.5, method=method,
+                           status="uncertain", reason=reason, cut_by_fov=cut, notes=notes,
+                           extra={"centreline_lps_mm": line, "segment": "descending thoracic"})
+
+
+def _canon_z(frame, p_lps) -> float:
+    """Canonical slice (axis 0, toward S) of one LPS point (mm)."""
+    idx = np.linalg.solve(frame.affine3, np.append(np.asarray(p_lps, float), 1.0))[:3]
+    ax, f = frame.perm[0], frame.flip[0]
+    return float(frame.shape3[ax] - 1 - idx[ax] if f else idx[ax])
 
 
 def _centreline_lps(frame, chosen) -> list[list[float]]:
