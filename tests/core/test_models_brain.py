@@ -144,7 +144,7 @@ def test_bad_requests_raise_clear_errors(t1):
         segment_brain(flat)
 
 
-@pytest.mark.slow
+@pytest.mark.heavy  # ~110 s on 2 cores (three whole-volume MeshNet runs): make test-all
 def test_whole_volume_regions_and_tissues(t1, hippocampi):
     """All 104 regions; the ROI answer equals the whole-volume answer; GM/WM volumes are plausible."""
     full = segment_brain(t1, device="cpu")

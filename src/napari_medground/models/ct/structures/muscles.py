@@ -93,36 +93,42 @@ def _propagate(muscle: np.ndarray, seeds: np.ndarray, z_l5, z_top: int, sp) -> n
 
     from ..geometry import disk_mm
 
-    opened = np.zeros_like(muscle)
     disk = disk_mm(OPEN_MM, sp[1:])
     zs = [z for z in range(z_l5[0], z_top + 1) if seeds[z].any()]
     if not zs:
         return None
     z0 = zs[len(zs) // 2]
     out = np.zeros_like(muscle)
+    grow = disk_mm(GROW_MM + 1.5 * sp[0], sp[1:])
+    # each slice is worked on a window around the previous mask: what lies farther than the
+    # growth radius cannot be kept, and the margin keeps the opening exact inside it
+    margin = grow.shape[0] // 2 + 2 * disk.shape[0] + 2
 
-    def comps(z):
-        opened[z] = ndi.binary_opening(muscle[z], structure=disk)
-        return ndi.label(opened[z])
+    def comps(z, around):
+        ys, xs = np.nonzero(around)
+        win = (slice(max(0, ys.min() - margin), ys.max() + margin + 1),
+               slice(max(0, xs.min() - margin), xs.max() + margin + 1))
+        lab, n = ndi.label(ndi.binary_opening(muscle[z][win], structure=disk))
+        return win, lab, n
 
-    lab, n = comps(z0)
-    hits = np.bincount(lab[seeds[z0]], minlength=n + 1)
+    win, lab, n = comps(z0, seeds[z0])
+    hits = np.bincount(lab[seeds[z0][win]], minlength=n + 1)
     hits[0] = 0
     if hits.max() == 0:
         return None
-    out[z0] = lab == int(np.argmax(hits))
-    grow = disk_mm(GROW_MM + 1.5 * sp[0], sp[1:])
+    out[z0][win] = lab == int(np.argmax(hits))
     for step, end in ((1, z_top), (-1, 0)):
         prev, z = out[z0], z0 + step
         while (z <= end if step > 0 else z >= end):
-            lab, n = comps(z)
-            near = ndi.binary_dilation(prev, structure=grow)
-            ov = np.bincount(lab[prev], minlength=n + 1)
+            win, lab, n = comps(z, prev)
+            p_win = prev[win]
+            near = ndi.binary_dilation(p_win, structure=grow)
+            ov = np.bincount(lab[p_win], minlength=n + 1)
             ov[0] = 0
             keep = np.flatnonzero(ov >= 0.2 * max(1, ov.sum()))
-            cur = np.isin(lab, keep) & near if keep.size else np.zeros_like(prev)
-            if cur.sum() < 0.3 * prev.sum():
+            cur_win = np.isin(lab, keep) & near if keep.size else np.zeros_like(p_win)
+            if cur_win.sum() < 0.3 * prev.sum():
                 break
-            out[z] = cur
-            prev, z = cur, z + step
+            out[z][win] = cur_win
+            prev, z = out[z], z + step
     return out
