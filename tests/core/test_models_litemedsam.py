@@ -74,9 +74,14 @@ def test_windows():
     assert rt.resolve_window(ct, "CT") == (-160.0, 240.0)
     assert rt.resolve_window(ct, "CT", "lung") == (-1350.0, 150.0)
     assert rt.resolve_window(ct, "CT", (50, 100)) == (0.0, 100.0)
-    mr = np.arange(1000.0)
+    mr = np.arange(1000.0)  # the one zero is background: percentiles over 1..999
     lo, hi = rt.resolve_window(mr, "MR")
-    assert lo == pytest.approx(4.995, abs=0.01) and hi == pytest.approx(994.005, abs=0.01)
+    assert lo == pytest.approx(5.99, abs=0.01) and hi == pytest.approx(994.01, abs=0.01)
+    # a zero background (80% of the image) does not pull the window down (MedSAM's preprocessing)
+    masked = np.concatenate([np.zeros(4000), np.arange(1.0, 1001.0)])
+    assert rt.resolve_window(masked, "MR") == pytest.approx((6.0, 995.0), abs=0.01)
+    signed = np.arange(-500.0, 500.0)  # values below zero: all voxels count
+    assert rt.resolve_window(signed, "MR")[0] == pytest.approx(-495.005, abs=0.01)
     with pytest.raises(ValueError, match="unknown window"):
         rt.resolve_window(ct, "CT", "liverish")
 

@@ -164,9 +164,16 @@ def resolve_window(array: np.ndarray, modality: str, window: Any = None) -> tupl
 
 
 def _percentile_range(array: np.ndarray) -> tuple[float, float]:
+    """0.5-99.5 percentile window. On a non-negative image with a zero background (MR,
+    skull-stripped or masked data), over the non-zero voxels only, as MedSAM's own
+    preprocessing does: the background would otherwise pull the upper bound down and
+    clip bright lesions."""
     flat = np.asarray(array).ravel()
     step = max(1, flat.size // 2_000_000)  # a subsample is enough for percentiles
-    lo, hi = np.percentile(flat[::step].astype(np.float32), [0.5, 99.5])
+    sample = flat[::step].astype(np.float32)
+    if sample.size and sample.min() >= 0 and 0 < np.count_nonzero(sample) < sample.size:
+        sample = sample[sample > 0]
+    lo, hi = np.percentile(sample, [0.5, 99.5])
     if hi <= lo:
         hi = lo + 1.0
     return float(lo), float(hi)
