@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CriteriaFileError
+from .schema import check_fields
 from .resources import resource_path
 from .result import Criterion
 
@@ -104,17 +105,7 @@ def _parse_entry(entry: Any, path: Path, i: int) -> Criterion:
     def fail(problem: str):
         raise CriteriaFileError(f"{where}: {problem}; fix the file")
 
-    for key, typ in _REQUIRED.items():
-        if key not in entry:
-            fail(f"missing key '{key}'")
-        if not isinstance(entry[key], typ) or (typ is str and not entry[key].strip()):
-            fail(f"'{key}' must be a non-empty {typ.__name__}")
-    for key, typ in _OPTIONAL.items():
-        if entry.get(key) is not None and (not isinstance(entry[key], typ) or isinstance(entry[key], bool)):
-            fail(f"'{key}' has the wrong type")
-    unknown = set(entry) - set(_REQUIRED) - set(_OPTIONAL)
-    if unknown:
-        fail(f"unknown keys {sorted(unknown)}")
+    check_fields(entry, _REQUIRED, _OPTIONAL, fail)
     comp = entry["comparison"]
     if comp not in COMPARISONS:
         fail(f"comparison {comp!r} is not one of {', '.join(COMPARISONS)}")

@@ -58,7 +58,26 @@ def label_ids() -> dict[str, int]:
     return {v: int(k) for k, v in names.items()}
 
 
-__all__ = ["dice", "native", "reference", "reoriented", "resampled", "label_ids"]
+GRIDS = {"native 3 mm": lambda b: b, "0.8x0.8x1.5 mm": resampled, "reoriented": reoriented,
+         "5 mm": lambda b: resampled(b, (5.0, 5.0, 5.0))}
+
+
+def grid_maker():
+    """``get(grid) -> (study, reference labels on its grid)`` for the grids in
+    :data:`GRIDS`, each built from the native study once, on first use (for a
+    module-scoped fixture)."""
+    made: dict = {}
+
+    def get(grid: str):
+        if grid not in made:
+            base = made["native 3 mm"][0] if "native 3 mm" in made else native()
+            s = GRIDS[grid](base)
+            made[grid] = (s, reference(s))
+        return made[grid]
+    return get
+
+
+__all__ = ["dice", "grid_maker", "native", "reference", "reoriented", "resampled", "label_ids"]
 
 
 def upper_part(study: Study, drop_mm: float = 180.0) -> Study:

@@ -26,19 +26,7 @@ CLASSICAL_BAR = {"native 3 mm": {"kidney_right": 0.75, "kidney_left": 0.85},
 
 @pytest.fixture(scope="module")
 def grids():
-    made: dict = {}
-
-    def get(name: str):
-        if name not in made:
-            base = made.get("native 3 mm") or cases.native()
-            made.setdefault("native 3 mm", base)
-            build = {"native 3 mm": lambda b: b, "reoriented": cases.reoriented,
-                     "5 mm": lambda b: cases.resampled(b, (5.0, 5.0, 5.0)), "0.8x0.8x1.5 mm": cases.resampled}
-            s = build[name](base)
-            made[name] = s
-            made[name + " ref"] = cases.reference(s)
-        return made[name], made[name + " ref"]
-    return get
+    return cases.grid_maker()
 
 
 def _dice(seg, ref, organ) -> float:

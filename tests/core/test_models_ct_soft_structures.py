@@ -31,16 +31,7 @@ BAR_08: dict[str, float | None] = {"inferior_vena_cava": 0.48, "iliopsoas_right"
 
 @pytest.fixture(scope="module")
 def studies():
-    made: dict = {}
-    build = {"native 3 mm": lambda b: b, "0.8x0.8x1.5 mm": cases.resampled, "reoriented": cases.reoriented}
-
-    def get(grid: str):
-        if grid not in made:
-            base = made["native 3 mm"][0] if "native 3 mm" in made else cases.native()
-            s = build[grid](base)
-            made[grid] = (s, cases.reference(s))
-        return made[grid]
-    return get
+    return cases.grid_maker()
 
 
 def _check(study, ref, grid, bars=None):

@@ -21,16 +21,7 @@ BAR = {("0.8x0.8x1.5 mm", "L5"): 0.62}
 @pytest.fixture(scope="module")
 def studies():
     """grid name -> (study, reference labels on its grid), each built once, on first use."""
-    made: dict = {}
-    build = {"native 3 mm": lambda b: b, "0.8x0.8x1.5 mm": cases.resampled, "reoriented": cases.reoriented}
-
-    def get(grid: str):
-        if grid not in made:
-            base = made["native 3 mm"][0] if "native 3 mm" in made else cases.native()
-            s = build[grid](base)
-            made[grid] = (s, cases.reference(s))
-        return made[grid]
-    return get
+    return cases.grid_maker()
 
 
 @pytest.mark.parametrize("grid", ["native 3 mm", pytest.param("0.8x0.8x1.5 mm", marks=pytest.mark.slow),

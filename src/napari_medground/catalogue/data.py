@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import MedgroundError
 from ..resources import resource_path
+from ..schema import check_fields
 
 SIDES = (None, "left", "right")
 _REQUIRED = {"id": str, "name": str, "terms": list, "backend": str, "locator": str, "procedure": str,
@@ -168,17 +169,7 @@ def parse_entry(entry: Any, modality: str, where: str = "catalogue entry") -> St
     def fail(problem: str):
         raise CatalogueFileError(f"{where}: {problem}; fix the file")
 
-    for k, typ in _REQUIRED.items():
-        if k not in entry:
-            fail(f"missing key '{k}'")
-        if not isinstance(entry[k], typ) or (typ is str and not entry[k].strip()):
-            fail(f"'{k}' must be a non-empty {typ.__name__}")
-    for k, typ in _OPTIONAL.items():
-        if entry.get(k) is not None and not isinstance(entry[k], typ):
-            fail(f"'{k}' must be a {typ.__name__}")
-    unknown = set(entry) - set(_REQUIRED) - set(_OPTIONAL)
-    if unknown:
-        fail(f"unknown keys {sorted(unknown)}")
+    check_fields(entry, _REQUIRED, _OPTIONAL, fail)
     if entry.get("side") not in SIDES:
         fail("'side' must be 'left', 'right' or absent")
     return Structure(

@@ -27,31 +27,22 @@ def _classical(entry: Any, mask: np.ndarray | None, seconds: float, confidence: 
                    partial=cut_by_fov(mask), notes=notes)
 
 
-@register_locator("ct.body")
-def locate_body(study: Any, entry: Any, ctx: LocateContext) -> Located:
-    from ..models import ct as ct_anatomy
+def _rule_locator(function: str):
+    """A locator for one whole-study HU rule of ``napari_medground.models.ct`` (by name)."""
+    def locate(study: Any, entry: Any, ctx: LocateContext) -> Located:
+        from ..models import ct as ct_anatomy
 
-    with Timer() as t:
-        mask = ct_anatomy.segment_body(study)
-    return _classical(entry, mask, t.seconds)
+        with Timer() as t:
+            mask = getattr(ct_anatomy, function)(study)
+        return _classical(entry, mask, t.seconds)
 
-
-@register_locator("ct.bone")
-def locate_bone(study: Any, entry: Any, ctx: LocateContext) -> Located:
-    from ..models import ct as ct_anatomy
-
-    with Timer() as t:
-        mask = ct_anatomy.segment_bone(study)
-    return _classical(entry, mask, t.seconds)
+    locate.__name__ = locate.__qualname__ = f"locate_{function.removeprefix('segment_')}"
+    locate.__doc__ = f"The study's {function.removeprefix('segment_')} by HU rule (``models.ct.{function}``)."
+    return locate
 
 
-@register_locator("ct.fat")
-def locate_fat(study: Any, entry: Any, ctx: LocateContext) -> Located:
-    from ..models import ct as ct_anatomy
-
-    with Timer() as t:
-        mask = ct_anatomy.segment_fat(study)
-    return _classical(entry, mask, t.seconds)
+for _name, _function in {"ct.body": "segment_body", "ct.bone": "segment_bone", "ct.fat": "segment_fat"}.items():
+    register_locator(_name, _rule_locator(_function))
 
 
 @register_locator("ct.subcutaneous_fat")

@@ -109,18 +109,7 @@ def build_ct_structure(g: Grounding, query: Query, qi: int, plan: Plan, parse: S
     def locate(g: Grounding, step: Step) -> None:
         from ..measure import bounding_box
 
-        found = locate_structures(g, names)
-        mask, conf, notes, uses = structure_masks_from(found)
-        for u in uses:
-            g.use_model(u)
-        step.device = next((u.device for u in uses if u.sha256), "cpu")
-        step.evidence.extra["models"] = list(dict.fromkeys(u.name for u in uses))
-        step.evidence.extra["structures"] = names
-        partial = any(loc.partial for _, loc in found)
-        step.evidence.extra["partial"] = partial
-        g.values[key(f, "located")] = found
-        g.values[key(f, "region")] = mask
-        g.values[key(f, "conf")] = conf
+        found, mask, conf, notes, partial = locate_into(g, f, step, names)
         if mask is not None and mask.any():
             step.evidence.boxes = [g.boxes.get(step.id) or bounding_box(mask)]
             step.confidence = conf
@@ -170,6 +159,25 @@ def build_ct_structure(g: Grounding, query: Query, qi: int, plan: Plan, parse: S
         return _size_decision(g, f, uses, compares, conf, text, checks, entries)
 
     add_conclude_step(g, f, [meas, *compares], title=f"Conclude on {name}", decide=decide)
+
+
+def locate_into(g: Grounding, f, step: Step, names: list[str]) -> tuple[list, np.ndarray | None, float, str, bool]:
+    """A locate step's common part: the catalogue structures located, their union mask,
+    lowest confidence and notes; the models used recorded on the grounding and the step
+    (with the step's device); ``located``/``region``/``conf`` stored for the finding.
+    Returns (found, mask, confidence, notes, partial)."""
+    found = locate_structures(g, names)
+    mask, conf, notes, uses = structure_masks_from(found)
+    for u in uses:
+        g.use_model(u)
+    step.device = next((u.device for u in uses if u.sha256), "cpu")
+    partial = any(loc.partial for _, loc in found)
+    step.evidence.extra.update(models=list(dict.fromkeys(u.name for u in uses)), structures=names,
+                               partial=partial)
+    g.values[key(f, "located")] = found
+    g.values[key(f, "region")] = mask
+    g.values[key(f, "conf")] = conf
+    return found, mask, conf, notes, partial
 
 
 def structure_masks_from(found: list) -> tuple[np.ndarray | None, float, str, list]:

@@ -19,7 +19,7 @@ from .chains import (add_compare_step, add_conclude_step, add_measure_step, add_
                      outcome, segment_confidence, sentence)
 from .graph import Grounding
 from .planner import Plan
-from .proc_ct import locate_structures, structure_masks_from
+from .proc_ct import locate_into, locate_structures
 
 THIN_SLICE_MM = 2.0  # above this, partial volume raises low HU values (LAA under-estimated)
 _SIDES = {"lung_left": "left", "lung_right": "right"}
@@ -34,18 +34,10 @@ def build_ct_emphysema(g: Grounding, query: Query, qi: int, plan: Plan, parse: S
                       finding_code=query.finding_code.to_dict() if query.finding_code else None)
 
     def locate(g: Grounding, step: Step) -> None:
-        found = locate_structures(g, names)
-        mask, conf, notes, uses = structure_masks_from(found)
-        for u in uses:
-            g.use_model(u)
-        sides = {_SIDES.get(e.id, e.id): loc.mask for e, loc in found if e is not None and loc.found}
-        partial = any(loc.partial for _, loc in found)
-        g.values[key(f, "sides")] = sides
-        g.values[key(f, "region")] = mask
-        g.values[key(f, "conf")] = conf
+        found, mask, conf, notes, partial = locate_into(g, f, step, names)
+        g.values[key(f, "sides")] = {_SIDES.get(e.id, e.id): loc.mask for e, loc in found
+                                     if e is not None and loc.found}
         g.values[key(f, "partial")] = partial
-        step.evidence.extra.update(models=list(dict.fromkeys(u.name for u in uses)), structures=names,
-                                   partial=partial)
         step.confidence = conf if mask is not None else 0.0
         cut = " Cut by the field of view: only part of the lungs is measured." if partial else ""
         step.detail = (f"{plan.reason} {notes}{cut}".strip() if mask is not None

@@ -20,6 +20,12 @@ from .vertebrae import locate_vertebra, locate_vertebral_body
 from .vessels import locate_vessel
 
 
+def _timed(locate, *args) -> Located:
+    """``locate(*args)`` (a StructureResult) as a catalogue Located, timed."""
+    t0 = time.perf_counter()
+    return _located(locate(*args), t0)
+
+
 def _located(res: StructureResult, t0: float) -> Located:
     use = classical_use("ct_classical", seconds=time.perf_counter() - t0)
     if res.mask is None:
@@ -33,25 +39,21 @@ def _located(res: StructureResult, t0: float) -> Located:
 @register_locator("ct.vessel")
 def locate_vessel_entry(study, entry, ctx) -> Located:
     """The abdominal aorta or the IVC (``locator_args = {"vessel": "aorta"}``)."""
-    t0 = time.perf_counter()
     args = entry.locator_args or {}
-    return _located(locate_vessel(study, str(args.get("vessel", entry.id)), args.get("segment")), t0)
+    return _timed(locate_vessel, study, str(args.get("vessel", entry.id)), args.get("segment"))
 
 
 @register_locator("ct.vertebra")
 def locate_vertebra_entry(study, entry, ctx) -> Located:
     """One vertebra at its counted level; not found (with the reason) when the count has
     no landmark in the field of view."""
-    t0 = time.perf_counter()
-    level = str((entry.locator_args or {}).get("level", entry.id))
-    return _located(locate_vertebra(study, level), t0)
+    return _timed(locate_vertebra, study, str((entry.locator_args or {}).get("level", entry.id)))
 
 
 @register_locator("ct.vertebral_body")
 def locate_vertebral_body_entry(study, entry, ctx) -> Located:
     """The body of one vertebra at its counted level (posterior elements removed)."""
-    t0 = time.perf_counter()
-    return _located(locate_vertebral_body(study, str((entry.locator_args or {}).get("level", entry.id))), t0)
+    return _timed(locate_vertebral_body, study, str((entry.locator_args or {}).get("level", entry.id)))
 
 
 @register_locator("ct.bladder")
@@ -59,8 +61,7 @@ def locate_bladder_entry(study, entry, ctx) -> Located:
     """The urinary bladder (urine-density midline pelvic body)."""
     from .pelvis import locate_bladder
 
-    t0 = time.perf_counter()
-    return _located(locate_bladder(study), t0)
+    return _timed(locate_bladder, study)
 
 
 @register_locator("ct.psoas")
@@ -68,8 +69,7 @@ def locate_psoas_entry(study, entry, ctx) -> Located:
     """One iliopsoas muscle (``entry.side`` "left"/"right", from the affine)."""
     from .muscles import locate_psoas
 
-    t0 = time.perf_counter()
-    return _located(locate_psoas(study, str(entry.side or (entry.locator_args or {}).get("side"))), t0)
+    return _timed(locate_psoas, study, str(entry.side or (entry.locator_args or {}).get("side")))
 
 
 @register_locator("ct.gallbladder")
@@ -77,8 +77,7 @@ def locate_gallbladder_entry(study, entry, ctx) -> Located:
     """The gallbladder (bile-density body against the liver)."""
     from .gallbladder import locate_gallbladder
 
-    t0 = time.perf_counter()
-    return _located(locate_gallbladder(study), t0)
+    return _timed(locate_gallbladder, study)
 
 
 @register_locator("ct.heart")
@@ -86,5 +85,4 @@ def locate_heart_entry(study, entry, ctx) -> Located:
     """The heart: a field-of-view check only (never a mask yet)."""
     from .heart import locate_heart
 
-    t0 = time.perf_counter()
-    return _located(locate_heart(study), t0)
+    return _timed(locate_heart, study)
