@@ -19,6 +19,8 @@ from .overlays import FindingOverlay, OverlaySet
 log = logging.getLogger(__name__)
 
 PROMPT_COLOR = "#ffd43b"
+POSITIVE_COLOR = "#51cf66"  # point and scribble prompts that add
+NEGATIVE_COLOR = "#ff6b6b"  # ... and that remove
 
 
 def camera(viewer: Any):
@@ -82,7 +84,7 @@ class LayerController:
         out = []
         for lyr in self.viewer.layers:
             tag = lyr.metadata.get("medground") if isinstance(lyr.metadata, dict) else None
-            if tag and tag.get("session") == self.key and tag.get("role") != "prompt":
+            if tag and tag.get("session") == self.key and not str(tag.get("role")).endswith("prompt"):
                 out.append(lyr)
         return out
 
@@ -265,6 +267,32 @@ class LayerController:
             self.show_acquisition_plane()
             self.viewer.layers.selection.active = lyr
             lyr.mode = "add_rectangle"
+        return lyr
+
+    def point_prompt_layer(self, create: bool = True):
+        """The session's Points layer for click prompts (mode add), on the slice plane."""
+        lyr = self.layer("point prompt", None)
+        if lyr is None and create:
+            kw = self._common("point prompt", None, "point prompts")
+            lyr = self.viewer.add_points(ndim=self.geo.ndim, size=5, border_color="white",
+                                         face_color=POSITIVE_COLOR, **kw)
+        if lyr is not None:
+            self.show_acquisition_plane()
+            self.viewer.layers.selection.active = lyr
+            lyr.mode = "add"
+        return lyr
+
+    def scribble_prompt_layer(self, create: bool = True):
+        """The session's Shapes layer for scribbles (paths) and lassos (polygons)."""
+        lyr = self.layer("scribble prompt", None)
+        if lyr is None and create:
+            kw = self._common("scribble prompt", None, "scribble prompts")
+            lyr = self.viewer.add_shapes(ndim=self.geo.ndim, edge_color=POSITIVE_COLOR, face_color="transparent",
+                                         edge_width=2.0, opacity=1.0, **kw)
+        if lyr is not None:
+            self.show_acquisition_plane()
+            self.viewer.layers.selection.active = lyr
+            lyr.mode = "add_path"
         return lyr
 
     def show_acquisition_plane(self) -> None:

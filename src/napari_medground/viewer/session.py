@@ -130,7 +130,8 @@ class GroundingSession:
         return self._cancel.is_set()
 
     # ------------------------------------------------------------------ jobs (worker thread)
-    def ground(self, text: str, *, box: Box | None = None, device: str = "auto") -> JobOutcome:
+    def ground(self, text: str, *, box: Box | None = None, device: str = "auto",
+               points: tuple = ()) -> JobOutcome:
         """Run ``start_grounding`` and prepare every overlay (worker thread).
 
         The session's ``grounding`` is not replaced here: the UI thread adopts the
@@ -142,7 +143,7 @@ class GroundingSession:
         with self._lock:
             self.progress(0.0, "starting")
             t0 = time.perf_counter()
-            g = start_grounding(self.study, text, box=box, device=device,
+            g = start_grounding(self.study, text, box=box, device=device, points=points,
                                 progress=self.progress, cancel=self.is_cancelled)
             overlays = build_overlays(g.result, self.geometry)
             autosave = self._new_autosave(g.result, self.autosave_folder)

@@ -26,6 +26,7 @@ from .reader import notify_error
 from .overlays import FINDING_STATUS_COLORS, FINDING_STATUS_WORDS
 from .session import GroundingSession, JobOutcome, warm_up
 from .widget_edits import EditHandlers
+from .widget_prompts import PromptHandlers
 from .widget_gui import build_gui
 from .widget_lifecycle import LifecycleHandlers
 from .widget_recovery import RecoveryHandlers
@@ -56,7 +57,7 @@ def widen_contrast_range(layer: Any) -> None:
         layer.metadata["_range_set"] = True
 
 
-class GroundingWidget(LifecycleHandlers, EditHandlers, RecoveryHandlers, WindowHandlers, QWidget):
+class GroundingWidget(LifecycleHandlers, EditHandlers, PromptHandlers, RecoveryHandlers, WindowHandlers, QWidget):
     """Dock widget of napari-medground (``napari_viewer`` is injected by napari)."""
 
     def __init__(self, napari_viewer: "napari.viewer.Viewer", parent: QWidget | None = None) -> None:
@@ -91,6 +92,7 @@ class GroundingWidget(LifecycleHandlers, EditHandlers, RecoveryHandlers, WindowH
         ui.text.submitted.connect(self.run_finding)
         ui.cancel.clicked.connect(self.cancel)
         ui.box.toggled.connect(self._toggle_box_prompt)
+        self._wire_prompts()
         ui.device.currentTextChanged.connect(lambda _t: self._check_device())
         ui.study.currentIndexChanged.connect(lambda _i: self._show_session())
         ui.window.currentTextChanged.connect(self._apply_window)
@@ -220,23 +222,23 @@ class GroundingWidget(LifecycleHandlers, EditHandlers, RecoveryHandlers, WindowH
         self.ui.device_note.setStyleSheet("color:#fa5252;")
 
     # ------------------------------------------------------------------ jobs
-    def run_finding(self, text: str, box: Any = None) -> None:
-        """Ground ``text`` (or a box prompt) on the selected study, in a worker."""
+    def run_finding(self, text: str, box: Any = None, points: tuple = ()) -> None:
+        """Ground ``text`` (or a box or point prompt) on the selected study, in a worker."""
         text = (text or "").strip()
         s = self.session()
         if s is None:
             self._status("No study: open one first (File > Open).", error=True)
             return
-        if not text and box is None:
+        if not text and box is None and not points:
             self._status("Type a finding first, " + self.ui.text.placeholderText(), error=True)
             return
-        if box is not None and not text:
+        if (box is not None or points) and not text:
             text = "prompted region"
         if self._drop_offer(self.current_layer()) is not None:
             log.info("a new finding replaces the unsaved session offered (kept in its previous/)")
         self.ui.text.remember(text)
         device = self.ui.device.currentText()
-        self._start("ground", s.ground, text, box=box, device=device,
+        self._start("ground", s.ground, text, box=box, device=device, points=tuple(points),
                     on_done=lambda out: self._ground_done(s, out, text))
 
     def _start(self, job: str, fn: Callable, *args: Any, on_done: Callable[[Any], None],

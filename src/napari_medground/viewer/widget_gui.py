@@ -143,6 +143,20 @@ def _finding_and_run(ui: SimpleNamespace, lay: QVBoxLayout) -> None:
     for b in (ui.run, ui.cancel, ui.box):
         row.addWidget(b)
     lay.addLayout(row)
+    row = QHBoxLayout()
+    ui.point = QPushButton("Point prompt")
+    ui.point.setCheckable(True)
+    ui.point.setToolTip("click on a slice: a positive point adds what LiteMedSAM finds there to the "
+                        "finding's mask (or starts one), a negative point removes the part it is on")
+    ui.scribble = QPushButton("Scribble")
+    ui.scribble.setCheckable(True)
+    ui.scribble.setToolTip("draw a path (or a lasso with the polygon tools) on a slice: positive adds it "
+                           "and what LiteMedSAM finds around it, negative erases under / inside it")
+    ui.negative = QCheckBox("negative (N)")
+    ui.negative.setToolTip("points and scribbles remove instead of add (N toggles on the prompt layers)")
+    for b in (ui.point, ui.scribble, ui.negative):
+        row.addWidget(b)
+    lay.addLayout(row)
     ui.progress = QProgressBar()
     ui.progress.setRange(0, 1000)
     ui.progress.setTextVisible(False)
