@@ -77,6 +77,9 @@ def test_points_and_a_scribble_change_the_mask_and_undo_gives_it_back(viewer_wit
     assert after_scribble.sum() < after_pos.sum() and not after_scribble[z, r, cols].any(), \
         widget.ui.status.text()
     save_screenshot(viewer, screenshot_dir, "widget_scribble_prompt.png")
+    hows = [e.after.get("how", "") for e in s.grounding.result.edit_log if e.action == "edit_mask"]
+    assert [h.split(" ", 2)[:2] for h in hows] == [["negative", "point"], ["positive", "point"],
+                                                  ["negative", "scribble:"]], hows  # in the audit
     # three interactions back: the first mask, voxel for voxel; redo brings the first edit back
     for _ in range(3):
         assert widget.ui.undo.isEnabled()

@@ -211,8 +211,10 @@ class Grounding:
         self._edit(step_id, "reject", step.status.value, StepStatus.REJECTED.value,
                    lambda: setattr(step, "status", StepStatus.REJECTED))
 
-    def edit_mask(self, mask_id: str, mask: np.ndarray, step_id: str | None = None) -> list[str]:
-        """Replace a mask (painted by the clinician); re-runs what depends on its step."""
+    def edit_mask(self, mask_id: str, mask: np.ndarray, step_id: str | None = None,
+                  how: str | None = None) -> list[str]:
+        """Replace a mask (painted by the clinician, or changed by a point or scribble
+        prompt: ``how`` says which, for the edit log); re-runs what depends on its step."""
         if mask_id not in self.result.masks:
             raise EditError(f"no mask {mask_id!r} in this result")
         mask = np.asarray(mask, dtype=bool)
@@ -224,6 +226,8 @@ class Grounding:
         ai = self.ai_masks.setdefault(mask_id, self.result.masks[mask_id])
         agreement = _agreement(ai, mask, self.study)
         after = {"mask_id": mask_id, "voxels": int(mask.sum())}
+        if how:
+            after["how"] = how
         if agreement is not None:
             after["agreement"] = agreement
 

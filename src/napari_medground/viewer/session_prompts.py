@@ -42,6 +42,6 @@ def prompt_edit(s: Any, kind: str, coords: Sequence, *, positive: bool, finding:
     if done.changed == 0:
         return JobOutcome(g, build_overlays(g.result, s.geometry), (), f"{f.name}: {done.description}",
                           time.perf_counter() - t0)
-    out = s.edit("edit_mask", f.mask_id, done.mask)
+    out = s.edit("edit_mask", f.mask_id, done.mask, None, done.description)
     return replace(out, message=f"{f.name}: {done.description}", seconds=time.perf_counter() - t0)
 
