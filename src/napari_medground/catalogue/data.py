@@ -22,7 +22,7 @@ SIDES = (None, "left", "right")
 _REQUIRED = {"id": str, "name": str, "terms": list, "backend": str, "locator": str, "procedure": str,
              "method": str}
 _OPTIONAL = {"side": str, "adjective": str, "locator_args": dict, "finding_names": dict, "plausibility": dict,
-             "measurements": list, "criteria": list, "code": dict, "note": str}
+             "measurements": list, "criteria": list, "code": dict, "note": str, "lesion_search": dict}
 _PLAUSIBILITY = {"volume_ml", "hu_mean", "min_length_mm", "position"}
 _POSITION = {"side": ("left", "right"), "ap": ("anterior", "posterior")}
 
@@ -93,6 +93,10 @@ class Structure:
     measurements: tuple[str, ...] = ()
     criteria: tuple[CriterionUse, ...] = ()
     code: dict[str, str] | None = field(default=None, hash=False, compare=False)
+    #: how focal lesions are searched in it: ``kind`` the density model of a lesion query
+    #: with no density named ("nodule": solid nodules, Fleischner bands), ``envelope``
+    #: also search its convex envelope and hilum for masses left out of the organ mask
+    lesion_search: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def criteria_for(self, finding: str | None) -> tuple[CriterionUse, ...]:
         """The criteria this entry declares for ``finding`` (canonical finding word)."""
@@ -183,6 +187,7 @@ def parse_entry(entry: Any, modality: str, where: str = "catalogue entry") -> St
         measurements=tuple(entry.get("measurements") or ()),
         criteria=tuple(_criterion_use(c, fail) for c in entry.get("criteria") or ()),
         code=entry.get("code"),
+        lesion_search=dict(entry.get("lesion_search") or {}),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import catalogue
 from ..language.query import Query
 from ..result import Box, FindingStatus, Measurement, Step, StepKind
 from .chains import (
@@ -27,12 +28,20 @@ MIN_SCORE = 0.5  # weaker candidates are reported only when nothing better exist
 _LOBE_THIRDS = {"upper": 0, "middle": 1, "lower": 2}
 
 
-def _lesion_kind(query: Query, organ: str) -> str:
+def _organ_search(plan: Plan) -> dict:
+    """The catalogue's ``lesion_search`` of the searched organ(s), merged."""
+    entries = [catalogue.get(n, "CT") for n in plan.organ.split("+")]
+    return {k: v for e in entries if e is not None for k, v in e.lesion_search.items()}
+
+
+def _lesion_kind(query: Query, organ_kind: str | None) -> str:
+    """The density model of the candidates: the named density, else the organ's own
+    (catalogue ``lesion_search.kind``), else by the finding word."""
     density = str(query.attributes.get("density", "")).lower()
     if "hyper" in density or "enhanc" in density:
         return "hyperdense"
-    if "lung" in organ:
-        return "nodule"
+    if organ_kind:
+        return organ_kind
     return "hypodense" if "hypo" in density or query.finding in ("cyst", "lesion", "metastasis") else "any"
 
 
@@ -84,9 +93,10 @@ def _select(study, cands, organ_mask, query: Query):
 
 def build_ct_lesion(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step) -> None:
     names = plan.organ.split("+")
-    organ_words = " and ".join(n.replace("_", " ").replace("lung left", "left lung").replace("lung right", "right lung")
-                               for n in names)
-    kind = _lesion_kind(query, plan.organ)
+    entries = [catalogue.get(n, "CT") for n in names]
+    organ_words = " and ".join(e.name if e is not None else n.replace("_", " ") for e, n in zip(entries, names))
+    search = _organ_search(plan)
+    kind = _lesion_kind(query, search.get("kind"))
     lesion_word = query.finding or "lesion"
     # The organ and candidate search run now: how many findings there are depends on them.
     organ_mask, organ_conf, notes, uses = structure_masks(g, names)
@@ -99,14 +109,14 @@ def build_ct_lesion(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step
         from ..catalogue import classical_use
 
         found = lesion_candidates(g.study, organ_mask, kind=kind)
-        if "lung" in plan.organ and (query.finding or "") != "nodule":
+        if search.get("envelope") and (query.finding or "") != "nodule":
             # a nodule query keeps the in-lung search: the envelope also spans the heart and
             # the organs under the diaphragm dome (reported as uncertain masses)
             found = _with_masses(g.study, organ_mask, found)
         cands, lobe, weaker = _select(g.study, found, organ_mask, query)
         g.use_model(classical_use("ct_classical"))
     where = f"{lobe} part of the {organ_words}" if lobe else organ_words
-    if organ_mask is not None and "lung" in plan.organ:
+    if organ_mask is not None and search.get("envelope"):
         from ..models.ct.lesions_mass import touches_edge
 
         if touches_edge(organ_mask):
@@ -202,7 +212,8 @@ def _candidate_chain(g, query, qi, plan, parse, cand, i, where, lesion_word, kin
 
     meas = add_measure_step(g, f, seg, title=f"Measure candidate {i} (RECIST 1.1 axes, volume, HU)",
                             extra=mean_diameter, recist=True)
-    lung = "lung" in plan.organ and not cand.kind.startswith("mass")  # Fleischner bands are for nodules under 3 cm
+    # Fleischner bands are for nodules (under 3 cm) of an organ searched for nodules: the lungs
+    lung = _organ_search(plan).get("kind") == "nodule" and not cand.kind.startswith("mass")
     cid, mname = (_fleischner(query), "mean_diameter") if lung else ("recist_measurable_lesion", "long_axis")
     cmp_ = add_compare_step(g, f, meas, cid, mname,
                             title="Place it in the Fleischner 2017 size bands" if lung
