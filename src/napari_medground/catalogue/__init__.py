@@ -40,7 +40,7 @@ from .locators import (
 __all__ = [
     "CatalogueFile", "CatalogueFileError", "CriterionUse", "Located", "LocateContext", "Plausibility",
     "Resolution", "Structure", "add_structure", "catalogue_modality", "classical_use", "code_of",
-    "finding_structure",
+    "finding_procedure", "finding_structure",
     "finding_structures", "get", "get_locator", "lesion_search",
     "load_catalogue", "locate", "locator_names", "register_locator", "remove_structure", "resolve",
     "select_criteria", "structures", "unregister_locator",
@@ -164,6 +164,13 @@ def finding_structures(modality: str, finding: str | None) -> tuple[Structure, .
     cat = bundled().get(modality)
     ids = cat.finding_structures.get(finding or "", ()) if cat else ()
     return tuple(e for i in ids if (e := get(i, modality)) is not None)
+
+
+def finding_procedure(modality: str, finding: str | None) -> dict | None:
+    """The chain a diffuse finding has of its own on ``modality`` ({"procedure",
+    "method", "anatomy"}: the anatomy terms it may be asked of), or None."""
+    cat = bundled().get(modality)
+    return (cat.finding_procedures.get(finding or "") if cat else None) or None
 
 
 def finding_structure(modality: str, finding: str | None) -> Structure | None:

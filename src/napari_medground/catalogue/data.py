@@ -112,6 +112,8 @@ class CatalogueFile:
     default: Structure | None
     approximations: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     finding_structures: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
+    #: diffuse findings with their own chain: finding -> {"procedure", "method", "anatomy": [terms]}
+    finding_procedures: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False, compare=False)
     path: Path | None = None
 
 
@@ -161,7 +163,13 @@ def _read_file(path: Path) -> CatalogueFile:
         raise CatalogueFileError(f"{path}: 'finding_structures' must map a finding to a list of entry ids "
                                  "of this file")
     findings = {k: tuple(v) for k, v in found.items()}
-    return CatalogueFile(modality, entries, default, dict(approx), findings, path)
+    procs = doc.get("finding_procedures") or {}
+    if not isinstance(procs, dict) or not all(
+            isinstance(v, dict) and isinstance(v.get("procedure"), str) and isinstance(v.get("method"), str)
+            and isinstance(v.get("anatomy", []), list) for v in procs.values()):
+        raise CatalogueFileError(f"{path}: 'finding_procedures' must map a finding to "
+                                 "{'procedure': str, 'method': str, 'anatomy': [terms]}; fix the file")
+    return CatalogueFile(modality, entries, default, dict(approx), findings, procs, path)
 
 
 def parse_entry(entry: Any, modality: str, where: str = "catalogue entry") -> Structure:

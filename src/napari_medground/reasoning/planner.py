@@ -109,7 +109,7 @@ def _plan_ct(query: Query, anatomy: AnatomyRef | None, finding: str | None, what
         organ = "+".join(ids)
         return Plan("ct_lesion", f"{what} -> organ mask ({_names(ids)}), density-based "
                     "candidates, LiteMedSAM refinement, RECIST measurement.", anatomy, organ, ids)
-    if finding in CT_FINDING_PROCEDURES:
+    if catalogue.finding_procedure("CT", finding) is not None:
         return _plan_ct_finding(query, anatomy, finding, what)
     if finding is not None and finding not in ENLARGEMENT:
         return _out_of_scope(query, f"no CT backend detects '{finding}'")
@@ -129,18 +129,10 @@ def _plan_ct(query: Query, anatomy: AnatomyRef | None, finding: str | None, what
     return Plan(procedure, reason, anatomy, "+".join(ids), ids)
 
 
-# Diffuse CT findings with their own chain; the structures come from the catalogue's
-# "finding_structures" (resources/catalogue/ct.json).
-CT_FINDING_PROCEDURES = {
-    "emphysema": ("ct_emphysema", "LAA-950 densitometry inside the lung masks", ("lung", "chest", "thorax")),
-    "effusion": ("ct_pleural_effusion", "fluid-density collection in the dependent pleural space, per side",
-                 ("pleura", "pleural cavity", "lung", "chest", "thorax")),
-}
-
-
 def _plan_ct_finding(query: Query, anatomy: AnatomyRef | None, finding: str, what: str) -> Plan:
     """A diffuse finding measured in its own structures (emphysema -> both lungs)."""
-    procedure, how, where = CT_FINDING_PROCEDURES[finding]
+    spec = catalogue.finding_procedure("CT", finding)  # resources/catalogue/ct.json "finding_procedures"
+    procedure, how, where = spec["procedure"], spec["method"], tuple(spec.get("anatomy", ()))
     ids = tuple(e.id for e in catalogue.finding_structures("CT", finding))
     if anatomy is not None and anatomy.term not in where:
         return _out_of_scope(query, f"'{finding}' is measured on CT only in the {', '.join(where)}, "
