@@ -55,7 +55,7 @@ def test_typed_vertebral_body_is_answered_with_the_body(grids):
     assert 0.35 * vert.sum() <= mask.sum() <= 0.8 * vert.sum()
 
 
-@pytest.mark.slow
+@pytest.mark.heavy  # ~35 s (the spine counted at 0.8 mm): make test-all
 def test_body_at_clinical_resolution(grids):
     study = cases.resampled(grids["native 3 mm"])
     ref = cases.reference(study)

@@ -114,7 +114,7 @@ def test_cancel_after_opening_another_study(scenarios):
     assert not r["first_result"], "the cancelled grounding was adopted"
 
 
-@pytest.mark.slow
+@pytest.mark.heavy  # ~60 s on 2 cores: make test-all (the close-while-working tests stay in the default run)
 def test_twenty_open_work_close_cycles(tmp_path):
     proc, rec = _run(tmp_path, "cycles", "20")
     _clean(proc)
