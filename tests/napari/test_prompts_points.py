@@ -91,3 +91,8 @@ def test_points_and_a_scribble_change_the_mask_and_undo_gives_it_back(viewer_wit
     assert np.array_equal(_mask(s), after_neg)
     labels = viewer.layers["right lung"]
     assert np.array_equal(geo.from_display(labels.data > 0), after_neg)  # the view follows
+    # switching the sign with both prompt layers present leaves the chosen tool in charge
+    widget.ui.point.setChecked(True)
+    widget.ui.negative.setChecked(False)
+    assert viewer.layers.selection.active is points and points.mode == "add"
+    assert shapes.mode == "pan_zoom"

@@ -257,42 +257,32 @@ class LayerController:
     # ------------------------------------------------------------------ box prompts
     def prompt_layer(self, create: bool = True):
         """The session's box-prompt Shapes layer, in rectangle mode, on the study's slice plane."""
-        lyr = self.layer("prompt", None)
-        if lyr is None and create:
-            kw = self._common("prompt", None, "box prompt")
-            lyr = self.viewer.add_shapes(ndim=self.geo.ndim, edge_color=PROMPT_COLOR,
-                                         face_color="transparent",
-                                         edge_width=0.6, opacity=1.0, **kw)
-        if lyr is not None:
-            self.show_acquisition_plane()
-            self.viewer.layers.selection.active = lyr
-            lyr.mode = "add_rectangle"
-        return lyr
+        return self._prompt("prompt", "box prompt", "add_rectangle", create, lambda kw: self.viewer.add_shapes(
+            ndim=self.geo.ndim, edge_color=PROMPT_COLOR, face_color="transparent", edge_width=0.6, opacity=1.0,
+            **kw))
 
     def point_prompt_layer(self, create: bool = True):
         """The session's Points layer for click prompts (mode add), on the slice plane."""
-        lyr = self.layer("point prompt", None)
-        if lyr is None and create:
-            kw = self._common("point prompt", None, "point prompts")
-            lyr = self.viewer.add_points(ndim=self.geo.ndim, size=5, border_color="white",
-                                         face_color=POSITIVE_COLOR, **kw)
-        if lyr is not None:
-            self.show_acquisition_plane()
-            self.viewer.layers.selection.active = lyr
-            lyr.mode = "add"
-        return lyr
+        return self._prompt("point prompt", "point prompts", "add", create, lambda kw: self.viewer.add_points(
+            ndim=self.geo.ndim, size=5, border_color="white", face_color=POSITIVE_COLOR, **kw))
 
     def scribble_prompt_layer(self, create: bool = True):
         """The session's Shapes layer for scribbles (paths) and lassos (polygons)."""
-        lyr = self.layer("scribble prompt", None)
+        return self._prompt("scribble prompt", "scribble prompts", "add_path", create,
+                            lambda kw: self.viewer.add_shapes(ndim=self.geo.ndim, edge_color=POSITIVE_COLOR,
+                                                              face_color="transparent", edge_width=2.0,
+                                                              opacity=1.0, **kw))
+
+    def _prompt(self, role: str, name: str, mode: str, create: bool, make):
+        """A prompt layer (made by ``make(layer kwargs)`` when missing and ``create``),
+        shown on the slice plane, selected and in ``mode``; None when there is none."""
+        lyr = self.layer(role, None)
         if lyr is None and create:
-            kw = self._common("scribble prompt", None, "scribble prompts")
-            lyr = self.viewer.add_shapes(ndim=self.geo.ndim, edge_color=POSITIVE_COLOR, face_color="transparent",
-                                         edge_width=2.0, opacity=1.0, **kw)
+            lyr = make(self._common(role, None, name))
         if lyr is not None:
             self.show_acquisition_plane()
             self.viewer.layers.selection.active = lyr
-            lyr.mode = "add_path"
+            lyr.mode = mode
         return lyr
 
     def show_acquisition_plane(self) -> None:

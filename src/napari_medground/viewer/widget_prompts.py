@@ -44,7 +44,7 @@ class PromptHandlers:
             button.setChecked(False)
             return
         if not on:
-            lyr = self._prompt_layer(kind, create=False)
+            lyr = self._existing_prompt_layer(kind)
             if lyr is not None:
                 lyr.mode = "pan_zoom"
             return
@@ -73,10 +73,15 @@ class PromptHandlers:
         names = [f.name for f in s.result.findings if f.mask_id and f.mask_id in s.result.masks]
         return tag.get("finding") if tag.get("finding") in names else (names[0] if names else None)
 
+    def _existing_prompt_layer(self, kind: str):
+        """The prompt layer of ``kind`` if it exists (no selection or mode change)."""
+        ctl = self.controller()
+        return None if ctl is None else ctl.layer(f"{kind} prompt", None)
+
     def _sign_changed(self, negative: bool) -> None:
         color = NEGATIVE_COLOR if negative else POSITIVE_COLOR
         for kind in ("point", "scribble"):
-            lyr = self._prompt_layer(kind, create=False) if self.controller() is not None else None
+            lyr = self._existing_prompt_layer(kind)
             if lyr is None:
                 continue
             lyr.selected_data = set()  # napari recolours the selected (last added) prompt otherwise
@@ -88,7 +93,7 @@ class PromptHandlers:
     def _prompt_added(self, kind: str, event: Any) -> None:
         if str(getattr(event, "action", "added")) != "added":
             return
-        s, lyr = self.session(), self._prompt_layer(kind, create=False)
+        s, lyr = self.session(), self._existing_prompt_layer(kind)
         if s is None or lyr is None or not len(lyr.data):
             return
         positive = not self.ui.negative.isChecked()
