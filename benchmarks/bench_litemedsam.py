@@ -7,7 +7,9 @@ and a naive baseline that re-encodes the slice for every box.
 ``--runtimes`` times the encoder per slice for each CPU runtime (torch fp32, OpenVINO
 bf16/fp32 through ``$MEDGROUND_SAM_RUNTIME``) in the same run, with the ratio against
 torch, and the click-to-mask time on an encoded slice (a box: one decoder run; a point:
-the candidate boxes of ``litemedsam.points.box_from_point``).
+the candidate boxes of ``litemedsam.points.box_from_point``); with ``--box3d N`` also a
+3D box over an N-slice lesion end to end (``segment_box_3d``: encoding every slice in the
+box, the box scan and the walks), nothing cached beforehand.
 
 The image is a synthetic 512 x 512 CT-like slice (a bright disc in soft tissue), so the
 benchmark needs no data files. Times are wall-clock medians in seconds; on a shared
@@ -112,7 +114,24 @@ def run(device: str, n_boxes: int, n_slices: int, batches: list[int]) -> dict:
     return res
 
 
-def run_runtimes(runtimes: list[str], n_slices: int) -> dict:
+def _lesion_volume(n_slices: int):
+    """A 256 x 256 MR-like volume with an ellipsoid lesion over ``n_slices`` slices (and 4
+    empty ones around it), and the 3D box padded by 2 voxels around the lesion."""
+    from napari_medground.result import Box
+    from napari_medground.study.model import Study
+
+    rng = np.random.default_rng(2)
+    nz = n_slices + 4
+    zz, yy, xx = np.mgrid[:nz, :256, :256]
+    lesion = ((zz - (nz - 1) / 2) / (n_slices / 2)) ** 2 + ((yy - 120) / 30.0) ** 2 + ((xx - 140) / 24.0) ** 2 < 1
+    vol = (rng.normal(300, 30, lesion.shape) + 500 * lesion).astype(np.float32)
+    idx = np.argwhere(lesion)
+    lo, hi = np.maximum(idx.min(0) - 2, 0), np.minimum(idx.max(0) + 2, np.array(vol.shape) - 1)
+    study = Study(array=vol, affine_lps=np.diag([1.0, 1.0, 3.0, 1.0]), modality="MR")
+    return study, Box(tuple(map(int, lo)), tuple(map(int, hi))), lesion
+
+
+def run_runtimes(runtimes: list[str], n_slices: int, box3d: int = 0) -> dict:
     """Encoder seconds per slice for each CPU runtime, ratio to torch, click-to-mask times."""
     import os
 
@@ -144,10 +163,24 @@ def run_runtimes(runtimes: list[str], n_slices: int) -> dict:
         out[s.precision] = {"setup_s": round(setup, 2), "encoder_s_per_slice": round(enc, 3),
                             "click_box_to_mask_s": round(statistics.median(clicks), 3),
                             "click_point_to_mask_s": round(point, 3)}
+        if box3d:
+            from napari_medground.models.litemedsam.segment import segment_box_3d
+
+            vol, box, lesion = _lesion_volume(box3d)
+            rt.EMBEDDINGS.clear()
+            t = time.perf_counter()
+            r = segment_box_3d(vol, box, device="cpu")
+            out[s.precision].update({
+                "box3d_slices": int(box.max_voxel[0] - box.min_voxel[0] + 1),
+                "box3d_s": round(time.perf_counter() - t, 2),
+                "box3d_dice": round(2 * float((r.mask & lesion).sum()) / float(r.mask.sum() + lesion.sum()), 3)})
     os.environ.pop("MEDGROUND_SAM_RUNTIME", None)
     base = out.get("fp32", {}).get("encoder_s_per_slice")
+    base3d = out.get("fp32", {}).get("box3d_s")
     for v in out.values():
         v["encoder_speedup_vs_torch"] = round(base / v["encoder_s_per_slice"], 2) if base else None
+        if "box3d_s" in v:
+            v["box3d_speedup_vs_torch"] = round(base3d / v["box3d_s"], 2) if base3d else None
     return out
 
 
@@ -158,10 +191,11 @@ def main() -> None:
     ap.add_argument("--slices", type=int, default=4)
     ap.add_argument("--batch", default="1,2,4", help="encoder batch sizes to time")
     ap.add_argument("--runtimes", default="", help="CPU runtimes to compare, e.g. torch,openvino,openvino-fp32")
+    ap.add_argument("--box3d", type=int, default=0, help="with --runtimes: time a 3D box over this many slices")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if args.runtimes:
-        rts = run_runtimes([r for r in args.runtimes.split(",") if r], args.slices)
+        rts = run_runtimes([r for r in args.runtimes.split(",") if r], args.slices, args.box3d)
         if args.json:
             print(json.dumps(rts))
             return
@@ -169,6 +203,9 @@ def main() -> None:
             print(f"  {name:<14} encoder {v['encoder_s_per_slice']:.3f} s/slice "
                   f"(x{v['encoder_speedup_vs_torch']} vs torch), click box->mask {v['click_box_to_mask_s']:.3f} s, "
                   f"point->mask {v['click_point_to_mask_s']:.3f} s, setup {v['setup_s']:.1f} s")
+            if "box3d_s" in v:
+                print(f"  {'':<14} 3D box over {v['box3d_slices']} slices {v['box3d_s']:.1f} s "
+                      f"(x{v['box3d_speedup_vs_torch']} vs torch), Dice {v['box3d_dice']:.3f}")
         return
     res = run(args.device, args.boxes, args.slices, [int(b) for b in args.batch.split(",")])
     if args.json:

@@ -164,23 +164,6 @@ def test_cli_point_parsing():
         parse_point("a,b", "--neg-point")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("image,label,floor", [
-    (("ct", "sts_sarcoma_002", "MR_T1_image.nii.gz"), ("ct", "sts_sarcoma_002", "MR_T1_mask.nii.gz"), 0.80),
-    (("ct", "sts_sarcoma_002", "CT_image.nii.gz"), ("ct", "sts_sarcoma_002", "CT_mask.nii.gz"), 0.80),
-])
-def test_3d_box_on_the_sarcoma(model, image, label, floor):
-    """Box padded by 2 voxels around the GTV (measured: MR 0.82, CT 0.84)."""
-    st = load_study(shared_path(*image))
-    lab = _labels_on(st, shared_path(*label)) > 0
-    idx = np.argwhere(lab)
-    lo = np.maximum(idx.min(0) - 2, 0)
-    hi = np.minimum(idx.max(0) + 2, np.array(st.shape) - 1)
-    window = (40, 400) if st.modality == "CT" else None
-    res = sam.segment_box_3d(st, Box(tuple(map(int, lo)), tuple(map(int, hi))), window=window, device="cpu")
-    assert _dice(res.mask, lab) >= floor
-
-
 def test_prefetch_fills_the_cache_and_honours_cancel(model, monkeypatch):
     """prefetch encodes new slices once; a second call and the later box hit the cache."""
     rng = np.random.default_rng(5)

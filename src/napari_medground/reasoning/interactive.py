@@ -141,7 +141,7 @@ def _edit(old: np.ndarray, new: np.ndarray, what: str, use: ModelUse | None, t0:
 def _session(study: Any, device: str):
     from ..models.litemedsam.segment import open_session
 
-    return open_session(study, device=device)
+    return open_session(study, device=device, zoom=False)  # a click costs decoder runs only
 
 
 def _use(session: Any) -> ModelUse:

@@ -65,7 +65,7 @@ def refine(canon_study: Any, candidate: np.ndarray, *, exclude: np.ndarray | Non
     start = int(np.argmax(main.sum(axis=(1, 2))))
     thick = float(canon_study.spacing_mm[0])
     stride = max(1, int(round(STEP_MM / thick)), math.ceil(len(zs) / MAX_PROMPTED))
-    session = open_session(canon_study, window="soft_tissue", device=device)
+    session = open_session(canon_study, window="soft_tissue", device=device, zoom=False)
     walk = _Walk(session, candidate, exclude, stride, pad=box_padding(candidate.shape[1:]),
                  near=max(1, int(round(STEP_MM / min(canon_study.spacing_mm[1:])))), spacing_z=thick)
     out = Refinement(mask=np.zeros_like(candidate))

@@ -34,12 +34,30 @@ class IntensityModel:
         b = np.clip((unit * BINS).astype(int), 0, BINS - 1)
         return float((self.log_ratio[b] > 0).mean())
 
-    def fuse(self, unit_slice: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """The mask's pixels that are more likely object (used where the model is weak:
-        its predicted IoU below the prompted slice's); the mask itself when that would
-        leave under half of it."""
+    def object_like(self, unit_slice: np.ndarray) -> np.ndarray:
+        """Pixels (0..1 scale) more likely object than surround (bool, same shape)."""
         b = np.clip((unit_slice * BINS).astype(int), 0, BINS - 1)
-        keep = mask & (self.log_ratio[b] > 0)
+        return self.log_ratio[b] > 0
+
+    def core(self, unit_slice: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The object-like part of a mask as regions: opened by a pixel (noise speckle
+        goes), holes filled (a necrotic or cystic centre enclosed by object stays), pieces
+        under a tenth of the largest dropped."""
+        from scipy import ndimage
+
+        keep = ndimage.binary_opening(mask & self.object_like(unit_slice))
+        keep = ndimage.binary_fill_holes(keep)
+        lab, n = ndimage.label(keep)
+        if n > 1:
+            sizes = np.bincount(lab.ravel())[1:]
+            keep = np.isin(lab, 1 + np.flatnonzero(sizes >= 0.1 * sizes.max()))
+        return keep
+
+    def fuse(self, unit_slice: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The mask's object-like regions (``core``; used where the model is weak: its
+        predicted IoU below the prompted slice's); the mask itself when that would leave
+        under half of it."""
+        keep = self.core(unit_slice, mask)
         return keep if keep.sum() >= 0.5 * mask.sum() else mask
 
     def reason(self, unit: np.ndarray) -> str:
@@ -59,12 +77,14 @@ def _hist(values: np.ndarray) -> np.ndarray:
     return h / h.sum()
 
 
-def learn(unit_slice: np.ndarray, mask: np.ndarray, box_mask: np.ndarray) -> IntensityModel | None:
+def learn(unit_slice: np.ndarray, mask: np.ndarray, box_mask: np.ndarray,
+          min_share: float = 0.6) -> IntensityModel | None:
     """The model from one slice on the 0..1 scale, its mask and the prompt's box (bool).
 
     The surround is the box outside the mask dilated by one pixel, widened to a ring of
-    half the mask's radius when the box is tight. None when either side has under 8 pixels
-    or under 60% of the mask looks like object (intensity cannot tell the two apart).
+    half the mask's radius when the box is tight. None when either side has under 8 pixels or under ``min_share`` of the mask
+    looks like object (intensity cannot tell the two apart). A mask from a loose box may be
+    half surround: learnt against a trusted surround it is judged with a lower share.
     """
     from scipy import ndimage
 
@@ -78,6 +98,6 @@ def learn(unit_slice: np.ndarray, mask: np.ndarray, box_mask: np.ndarray) -> Int
     lr = np.log(_hist(unit_slice[mask])) - np.log(_hist(unit_slice[ring]))
     model = IntensityModel(log_ratio=lr, ref_share=0.0)
     share = model.share(unit_slice[mask])
-    if share < 0.6:  # most of the object looks like its surround: intensity cannot stop the walk
+    if share < min_share:  # most of the object looks like its surround: intensity cannot stop the walk
         return None
     return IntensityModel(log_ratio=lr, ref_share=share)

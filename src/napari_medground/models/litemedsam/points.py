@@ -161,7 +161,9 @@ def _spacing(study: Any) -> tuple[float, ...]:
 
 def _from_point(study: Any, p: Point, *, window: Any, device: str, progress: ProgressFn,
                 cancel: CancelFn) -> sam.SamResult:
-    session = sam.open_session(study, window=window, device=device)
+    # no zoom: the candidate boxes of a click are compared on one embedding, and a click
+    # on an encoded slice costs decoder runs only
+    session = sam.open_session(study, window=window, device=device, zoom=False)
     if study.array.ndim == 2:
         box, mask, iou = box_from_point(session, None, (p[0], p[1]))
         return sam.SamResult(mask=mask, iou_by_slice={0: iou}, model=sam.model_use(session),

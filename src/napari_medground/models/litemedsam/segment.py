@@ -70,10 +70,11 @@ class SamResult:
     notes: tuple[str, ...] = ()
 
 
-def open_session(study: Any, *, window: Any = None, device: str = "auto") -> Session:
-    """A LiteMedSAM session on a study: the model on ``device`` and the intensity window."""
+def open_session(study: Any, *, window: Any = None, device: str = "auto", zoom: bool = True) -> Session:
+    """A LiteMedSAM session on a study: the model on ``device`` and the intensity window;
+    ``zoom``: small boxes are segmented on a zoomed crop (``infer.ZOOM_BELOW``)."""
     lo, hi = resolve_window(study.array, study.modality, window)
-    return Session(model=load_model(device), study=study, lo=lo, hi=hi)
+    return Session(model=load_model(device), study=study, lo=lo, hi=hi, zoom=zoom)
 
 
 def model_use(session: Session) -> ModelUse:
@@ -118,17 +119,27 @@ def segment_box_3d(study: Any, box: Box, *, window: Any = None, device: str = "a
     A box on one slice (``box.min_voxel[0] == box.max_voxel[0]``) is segmented there and
     propagated in both directions, each slice prompted by the previous slice's mask box
     (padded by 3 pixels of the 256-pixel network input), until the mask vanishes or a
-    guard in ``limits`` trips. A box over several slices is segmented from its middle
-    slice outwards the same way, but only within its slice range and its (y, x) extent.
+    guard in ``limits`` trips. A box over several slices is walked from several of its
+    central slices the same way, only within its slice range and its (y, x) extent, and the
+    walks' consensus is kept (``_segment_range``); when its (y, x) extent is small in the
+    network input (``infer.ZOOM_BELOW``), all its slices are segmented on one zoomed crop.
     """
     if study.array.ndim != 3:
         raise BoxError(f"{study.name}: segment_box_3d needs a 3D study, got shape {study.shape}; "
                        "use segment_box_2d")
     (z0, y0, x0), (z1, y1, x1) = _clip_box(box, study.shape, study.name)
-    session = open_session(study, window=window, device=device)
+    session = open_session(study, window=window, device=device, zoom=False)
     if z1 > z0:
+        # a small object: every slice of the box is segmented on one zoomed crop around it.
+        # Not for a one-slice box, whose walk may go anywhere in the volume (and on a
+        # 3-pixel phantom nodule the zoomed walk leaked through 25 slices).
+        session.crop = session.zoom_crop((y0, x0, y1, x1))
         mask, ious, notes = _segment_range(session, range(z0, z1 + 1), (y0, x0, y1, x1),
                                            progress=progress, cancel=cancel)
+        if session.crop is not None:
+            r0, c0, r1, c1 = session.crop
+            notes = [f"small box: segmented on a {r1 - r0}x{c1 - c0} pixel crop around it, zoomed to "
+                     f"the network input"] + list(notes)
     else:
         mask, ious, notes = propagate(session, z0, (y0, x0, y1, x1), range(study.shape[0]),
                                       bound=(0, 0, study.shape[1] - 1, study.shape[2] - 1), limits=limits,
@@ -141,27 +152,38 @@ def segment_box_3d(study: Any, box: Box, *, window: Any = None, device: str = "a
 # mask stops the walk, not the model's confidence.
 RANGE_LIMITS = PropagationLimits(min_iou=0.0, max_iou_drop=1.0, max_mean_shift=1.0, max_growth=3.0,
                                  min_coverage=0.3)
+#: Walks started within a 3D box (evenly over its central half, and its best-fitting slice).
 MAX_ANCHORS = 5
+#: Mean Dice at which three walks are taken to agree (no more walks are run).
+AGREE = 0.9
+#: A mask whose object-like core (intensity model) is under this share of it is re-prompted
+#: with the core's box: the model took in surrounding tissue that the box allowed.
+TIGHTEN_BELOW = 0.8
 
 
 def _segment_range(session: Session, zs: range, box: Box2D, *, progress: ProgressFn = None,
                    cancel: CancelFn = None) -> tuple[np.ndarray, dict[int, float], list[str]]:
-    """A box over several slices: walks from a few start slices; the one the model rates best wins.
+    """A box over several slices: walks from the central slices; the best-supported walk wins.
 
-    The box is the object's 3D extent, so on most slices it is looser than the object's
-    section there and the model may take in neighbouring tissue; on the slice of the
-    largest section it fits. Every slice in the range is prompted with the box (decoder
-    runs on cached embeddings) and scored by the model's predicted IoU times how much of
-    the box the mask's own bounding box fills. Walks start from that slice and from up to
-    ``MAX_ANCHORS`` evenly spaced ones, each tightening the box from slice to slice and
-    stopping where the object ends (the intensity model learned on its start slice,
-    vanishing or leaking masks); the walk with the best mean predicted IoU is kept.
+    The box is the object's 3D extent, padded: the slices near the ends of the range may
+    hold no object at all. On most
+    slices the box is looser than the object's section, and the model may take in
+    neighbouring tissue; on the slice of the largest section it fits. Every slice of the central half is
+    prompted with the box and scored by the model's
+    predicted IoU times how much of the box the mask's own bounding box fills. Walks start
+    from the best-fitting slice and from up to ``MAX_ANCHORS`` evenly spaced slices of the
+    central half of the range (an end slice may be padding), each re-prompting with the
+    object-like core's box where the mask took in surround, tightening the box from slice
+    to slice and stopping where the object ends; the walk that agrees best with the
+    others (``_medoid``) is kept.
     """
     best_z, best_score = zs[len(zs) // 2], -1.0
     area = float((box[2] - box[0] + 1) * (box[3] - box[1] + 1))
-    for k, z in enumerate(zs):
+    quarter = len(zs) // 4
+    central = zs[quarter:len(zs) - quarter] or zs
+    for k, z in enumerate(central):
         check_cancel(cancel, "LiteMedSAM")
-        report(progress, 0.5 * k / len(zs), f"LiteMedSAM: box on slice {z}")
+        report(progress, 0.5 * k / len(central), f"LiteMedSAM: box on slice {z}")
         m, iou = session.segment(z, box)
         m &= box_mask_2d(m.shape, box)
         if m.sum() < RANGE_LIMITS.min_pixels:
@@ -170,17 +192,39 @@ def _segment_range(session: Session, zs: range, box: Box2D, *, progress: Progres
         score = iou * (r[-1] - r[0] + 1) * (c[-1] - c[0] + 1) / area
         if score > best_score:
             best_z, best_score = z, score
-    n = min(MAX_ANCHORS, len(zs))
-    anchors = sorted({best_z} | {zs[int(round(k * (len(zs) - 1) / max(1, n - 1)))] for k in range(n)})
-    best, best_mean = None, -1.0
+    n = min(MAX_ANCHORS, len(central))
+    anchors = sorted({best_z} | {central[int(round(k * (len(central) - 1) / max(1, n - 1)))] for k in range(n)})
+    # the best-fitting slice first, then the others from the middle outwards
+    anchors = [best_z] + sorted(set(anchors) - {best_z}, key=lambda z: abs(z - zs[len(zs) // 2]))
+    walks = []
     for k, a in enumerate(anchors):  # walks are decoder runs on cached embeddings
         report(progress, 0.5 + 0.5 * k / len(anchors), f"LiteMedSAM: walk {k + 1}/{len(anchors)} from slice {a}")
-        vol, ious, notes = propagate(session, a, box, zs, bound=box, limits=RANGE_LIMITS, cancel=cancel)
-        mean = float(np.mean(list(ious.values()))) if ious else 0.0
-        if mean > best_mean:
-            best, best_mean = (vol, ious, notes + [f"walk from slice {a} (mean predicted IoU {mean:.2f}; "
-                                                   f"best box fit on slice {best_z}, {best_score:.2f})"]), mean
-    return best
+        walks.append((a, *propagate(session, a, box, zs, bound=box, limits=RANGE_LIMITS, cancel=cancel,
+                                    tighten=True)))
+        if len(walks) == 3 and _medoid([w[1] for w in walks])[1] >= AGREE:
+            break  # three walks from different slices agree: the others would not change the choice
+    k, agreement = _medoid([w[1] for w in walks])
+    a, vol, ious, notes = walks[k]
+    return vol, ious, notes + [f"walk from slice {a} ({len(ious)} slices; mean Dice {agreement:.2f} with the "
+                               f"{len(walks) - 1} walks from slices {', '.join(str(w[0]) for w in walks if w[0] != a)}; "
+                               f"best box fit on slice {best_z}, {best_score:.2f})"]
+
+
+def _medoid(masks: list[np.ndarray]) -> tuple[int, float]:
+    """Index of the mask with the highest mean Dice to the others, and that mean.
+
+    Walks from different start slices that agree are more likely the object than one that
+    followed a leak or stopped early from a poor start: the medoid is a robust choice
+    where the model's own confidence is not (it rates leaks highly)."""
+    if len(masks) == 1:
+        return 0, 1.0
+    sizes = [float(m.sum()) for m in masks]
+    best, best_mean = 0, -1.0
+    for i, m in enumerate(masks):
+        d = [2.0 * float((m & o).sum()) / max(1.0, sizes[i] + sizes[j]) for j, o in enumerate(masks) if j != i]
+        if np.mean(d) > best_mean:
+            best, best_mean = i, float(np.mean(d))
+    return best, best_mean
 
 
 def box_padding(shape: tuple[int, int]) -> int:
@@ -188,20 +232,69 @@ def box_padding(shape: tuple[int, int]) -> int:
     return max(1, int(round(3 * max(shape) / INPUT_SIZE)))
 
 
+def _tightened(session: Session, z: int, mask: np.ndarray, iou: float, look: Any, bound: Box2D,
+               limits: PropagationLimits) -> tuple[np.ndarray, float, bool]:
+    """Re-prompt slice ``z`` with the box of the mask's object-like core when the model took
+    in surround: over ``1 - TIGHTEN_BELOW`` of the mask lies farther than the box padding
+    from the core (a region of other tissue, not a partial-volume rim, which would only
+    shrink the walk slice by slice); (mask, IoU, re-prompted)."""
+    from scipy import ndimage
+
+    if look is None:
+        return mask, iou, False
+    core = look.core(unit_slice(session, z), mask)
+    if core.sum() < limits.min_pixels:
+        return mask, iou, False
+    pad = box_padding(mask.shape)
+    away = mask & ~ndimage.binary_dilation(core, iterations=pad)
+    if away.sum() < (1.0 - TIGHTEN_BELOW) * mask.sum():
+        return mask, iou, False
+    nbox = _padded_box(core, pad, bound)
+    again, iou2 = session.segment(z, nbox)
+    again &= box_mask_2d(again.shape, nbox)
+    if again.sum() < limits.min_pixels:
+        return mask, iou, False
+    return again, iou2, True
+
+
+def walk_padding(mask: np.ndarray) -> int:
+    """Pixels added around the previous slice's mask box inside a 3D box: the box padding,
+    or a tenth of the mask's long side when larger (a large section may widen by more
+    than a few pixels from one slice to the next)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    long_side = max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) if rows.size else 0
+    return max(box_padding(mask.shape), int(round(0.1 * long_side)))
+
+
 def propagate(session: Session, start: int, box: Box2D, zs: range, *, bound: Box2D,
               limits: PropagationLimits = PropagationLimits(), progress: ProgressFn = None,
-              cancel: CancelFn = None) -> tuple[np.ndarray, dict[int, float], list[str]]:
-    """Segment slice ``start`` with ``box``, then walk up and down ``zs`` (see segment_box_3d)."""
+              cancel: CancelFn = None, tighten: bool = False
+              ) -> tuple[np.ndarray, dict[int, float], list[str]]:
+    """Segment slice ``start`` with ``box``, then walk up and down ``zs`` (see segment_box_3d).
+
+    ``tighten`` (a box known to hold the object, which it may fit loosely): a mask that
+    took in surrounding tissue is re-prompted with its object-like core's box
+    (``_tightened``), the intensity model is then learned again on the re-prompted start
+    mask, and each next slice's box is widened by ``walk_padding``.
+    """
     vol = np.zeros(session.study.shape, dtype=bool)
     seed, iou = session.segment(start, box)
+    seed &= box_mask_2d(seed.shape, box)
     notes: list[str] = []
     if seed.sum() < limits.min_pixels:
         notes.append(f"slice {start}: no object found in the box")
         return vol, {}, notes
+    u0 = unit_slice(session, start)
+    # a mask from a loose box may be half surround: its model is only used to find the core
+    look = learn_intensity(u0, seed, box_mask_2d(seed.shape, box), min_share=0.3 if tighten else 0.6)
+    if tighten:
+        seed, iou, again = _tightened(session, start, seed, iou, look, bound, limits)
+        if again:
+            notes.append(f"slice {start}: re-prompted with the object-like core's box")
+        look = learn_intensity(u0, seed, box_mask_2d(seed.shape, box))
     vol[start] = seed
     ious = {start: iou}
     ref = (iou, mean_unit(session, start, seed))
-    look = learn_intensity(unit_slice(session, start), seed, box_mask_2d(seed.shape, box))
     total = max(1, len(zs) - 1)
     done = 0
     for step in (1, -1):
@@ -209,9 +302,11 @@ def propagate(session: Session, start: int, box: Box2D, zs: range, *, bound: Box
         z = start + step
         while z in zs:
             check_cancel(cancel, "LiteMedSAM propagation")
-            nbox = _padded_box(prev, box_padding(prev.shape), bound)
+            nbox = _padded_box(prev, walk_padding(prev) if tighten else box_padding(prev.shape), bound)
             cur, iou = session.segment(z, nbox)
             cur &= box_mask_2d(prev.shape, nbox)
+            if tighten and cur.sum() >= limits.min_pixels:
+                cur, iou, _ = _tightened(session, z, cur, iou, look, bound, limits)
             why = stop_reason(prev, cur, iou, limits) or drift_reason(session, z, cur, iou, ref, limits)
             if not why and look is not None:
                 u = unit_slice(session, z)
