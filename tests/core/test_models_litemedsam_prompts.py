@@ -178,3 +178,20 @@ def test_prefetch_fills_the_cache_and_honours_cancel(model, monkeypatch):
     assert sam.prefetch(st, [1, 0]) == 0
     with pytest.raises(IndexError):
         sam.prefetch(st, [9])
+
+
+def test_a_repeated_box_is_answered_from_the_session_memo(model, monkeypatch):
+    """Walks from different start slices reach the same boxes: the second is not decoded
+    again, gives the same mask, and callers may change the returned array freely."""
+    rng = np.random.default_rng(7)
+    img = (rng.normal(100, 8, (2, 96, 96)) + 0).astype(np.float32)
+    img[:, 30:60, 30:62] += 150
+    st = Study(array=img, affine_lps=np.diag([1.0, 1.0, 2.0, 1.0]), modality="MR")
+    s = Session(model=model, study=st, lo=0.0, hi=300.0)
+    m1, iou1 = s.segment(1, (26, 26, 64, 66))
+    m1_copy = m1.copy()
+    m1[:] = False  # the caller's array, not the memo's
+    m2, iou2 = s.segment(1, (26, 26, 64, 66))
+    assert s.decoded_hits == 1 and iou2 == iou1 and np.array_equal(m2, m1_copy) and m2.sum() > 500
+    s.segment(0, (26, 26, 64, 66))  # another slice: decoded
+    assert s.decoded_hits == 1

@@ -65,6 +65,10 @@ class Session:
     #: object: all its slices share the crop, so each slice is encoded once).
     crop: Crop | None = None
     zoomed: int = 0  # boxes segmented on a zoomed crop
+    decoded_hits: int = 0  # boxes answered from _decoded
+    #: (slice, box, crop) -> (packed mask bits, IoU): walks from different start slices
+    #: that reach the same box on a slice get the same mask without a decoder run.
+    _decoded: dict = field(default_factory=dict)
 
     @property
     def ov_encoder(self) -> Any:
@@ -144,10 +148,20 @@ class Session:
             return self.model.net.image_encoder(x.to(self.model.device, dtype))
 
     def segment(self, index: int | None, box: tuple[int, int, int, int]) -> tuple[np.ndarray, float]:
-        """Mask (bool, slice shape) and predicted IoU for a box on one slice."""
+        """Mask (bool, slice shape, a new array) and predicted IoU for a box on one slice."""
+        box = tuple(int(v) for v in box)
         crop = self.crop or (self.zoom_crop(box) if self.zoom else None)
-        if crop is not None:
-            return self._segment_crop(index, box, crop)
+        key = (index, box, crop)
+        hit = self._decoded.get(key)
+        shape = self.slice_shape()
+        if hit is not None:
+            self.decoded_hits += 1
+            return np.unpackbits(hit[0], count=shape[0] * shape[1]).reshape(shape).astype(bool), hit[1]
+        mask, iou = self._segment_crop(index, box, crop) if crop is not None else self._segment_slice(index, box)
+        self._decoded[key] = (np.packbits(mask), iou)
+        return mask, iou
+
+    def _segment_slice(self, index: int | None, box: tuple[int, int, int, int]) -> tuple[np.ndarray, float]:
         self.embeddings([index])
         t0 = time.perf_counter()
         emb = self._emb[index]

@@ -154,8 +154,11 @@ RANGE_LIMITS = PropagationLimits(min_iou=0.0, max_iou_drop=1.0, max_mean_shift=1
                                  min_coverage=0.3)
 #: Walks started within a 3D box (evenly over its central half, and its best-fitting slice).
 MAX_ANCHORS = 5
-#: Mean Dice at which three walks are taken to agree (no more walks are run).
+#: Mean Dice at which three walks (two: AGREE_TWO) are taken to agree: no more are run.
 AGREE = 0.9
+AGREE_TWO = 0.95
+#: The box scan visits every slice of the central half up to this many, every other beyond.
+SCAN_ALL_UP_TO = 12
 #: A mask whose object-like core (intensity model) is under this share of it is re-prompted
 #: with the core's box: the model took in surrounding tissue that the box allowed.
 TIGHTEN_BELOW = 0.8
@@ -168,8 +171,8 @@ def _segment_range(session: Session, zs: range, box: Box2D, *, progress: Progres
     The box is the object's 3D extent, padded: the slices near the ends of the range may
     hold no object at all. On most
     slices the box is looser than the object's section, and the model may take in
-    neighbouring tissue; on the slice of the largest section it fits. Every slice of the central half is
-    prompted with the box and scored by the model's
+    neighbouring tissue; on the slice of the largest section it fits. The slices of the central half (every
+    other one in a long box) are prompted with the box and scored by the model's
     predicted IoU times how much of the box the mask's own bounding box fills. Walks start
     from the best-fitting slice and from up to ``MAX_ANCHORS`` evenly spaced slices of the
     central half of the range (an end slice may be padding), each re-prompting with the
@@ -181,9 +184,10 @@ def _segment_range(session: Session, zs: range, box: Box2D, *, progress: Progres
     area = float((box[2] - box[0] + 1) * (box[3] - box[1] + 1))
     quarter = len(zs) // 4
     central = zs[quarter:len(zs) - quarter] or zs
-    for k, z in enumerate(central):
+    scan = central if len(central) <= SCAN_ALL_UP_TO else central[::2]
+    for k, z in enumerate(scan):
         check_cancel(cancel, "LiteMedSAM")
-        report(progress, 0.5 * k / len(central), f"LiteMedSAM: box on slice {z}")
+        report(progress, 0.5 * k / len(scan), f"LiteMedSAM: box on slice {z}")
         m, iou = session.segment(z, box)
         m &= box_mask_2d(m.shape, box)
         if m.sum() < RANGE_LIMITS.min_pixels:
@@ -201,8 +205,9 @@ def _segment_range(session: Session, zs: range, box: Box2D, *, progress: Progres
         report(progress, 0.5 + 0.5 * k / len(anchors), f"LiteMedSAM: walk {k + 1}/{len(anchors)} from slice {a}")
         walks.append((a, *propagate(session, a, box, zs, bound=box, limits=RANGE_LIMITS, cancel=cancel,
                                     tighten=True)))
-        if len(walks) == 3 and _medoid([w[1] for w in walks])[1] >= AGREE:
-            break  # three walks from different slices agree: the others would not change the choice
+        agree = _medoid([w[1] for w in walks])[1] if len(walks) > 1 else 0.0
+        if (len(walks) == 2 and agree >= AGREE_TWO) or (len(walks) == 3 and agree >= AGREE):
+            break  # walks from different slices agree: the others would not change the choice
     k, agreement = _medoid([w[1] for w in walks])
     a, vol, ious, notes = walks[k]
     return vol, ious, notes + [f"walk from slice {a} ({len(ious)} slices; mean Dice {agreement:.2f} with the "
