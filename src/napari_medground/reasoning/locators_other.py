@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..masks import label_mask
 from ..catalogue import Located, LocateContext, classical_use, register_locator
 from ..catalogue.locators import Timer
 from ..catalogue.sanity import cut_by_fov
@@ -30,7 +31,7 @@ def locate_brain_region(study: Any, entry: Any, ctx: LocateContext) -> Located:
     seg = segment_brain(study, BRAIN_MODEL, regions=list(names), device=ctx.device, progress=ctx.progress,
                         cancel=ctx.cancel)
     ids = [i for i, n in seg.names.items() if n in names]
-    mask = np.isin(seg.labels, ids)
+    mask = label_mask(seg.labels, ids)
     if not mask.any():
         return Located(None, 0.0, entry.method, (seg.model,), reason="the model labelled no voxels "
                        "(is this a T1-weighted brain MRI?)")

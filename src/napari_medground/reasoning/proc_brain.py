@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..masks import label_mask
 from ..language.query import Query
 from ..result import Finding, FindingStatus, Measurement, Step, StepKind
 from .chains import (
@@ -65,7 +66,7 @@ def _locate_step(g: Grounding, finding: Finding, plan: Plan, names: tuple[str, .
                             progress=g.options.progress, cancel=g.options.cancel)
         g.use_model(seg.model)
         ids = [i for i, n in seg.names.items() if n in names]
-        region = np.isin(seg.labels, ids) if ids else np.zeros(seg.labels.shape, bool)
+        region = label_mask(seg.labels, ids) if ids else np.zeros(seg.labels.shape, bool)
         g.values[key(finding, "region")] = region
         g.values[key(finding, "brain")] = seg
         step.device = seg.model.device
@@ -154,7 +155,7 @@ def build_brain_atrophy(g: Grounding, query: Query, qi: int, plan: Plan, parse: 
         out = {}
         for s, names in (("left", left), ("right", right)):
             ids = [i for i, n in seg_out.names.items() if n in names]
-            out[s] = float((mask & np.isin(seg_out.labels, ids)).sum()) * vv
+            out[s] = float((mask & label_mask(seg_out.labels, ids)).sum()) * vv
         from ..measure import asymmetry_index
 
         ai = asymmetry_index(out["left"], out["right"])
@@ -229,7 +230,7 @@ def intracranial_mask(study, brain: np.ndarray, reach_mm: float = 12.0) -> np.nd
     grown = brain | (near & (img < 0.8 * wm_level))
     lab, _ = ndi.label(grown)
     ids = np.unique(lab[brain])
-    return ndi.binary_fill_holes(np.isin(lab, ids[ids > 0]))
+    return ndi.binary_fill_holes(label_mask(lab, ids[ids > 0]))
 
 
 def build_brain_ventricles(g: Grounding, query: Query, qi: int, plan: Plan, parse: Step) -> None:
