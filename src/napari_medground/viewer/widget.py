@@ -24,6 +24,7 @@ from ..progress import Cancelled
 from .controller import LayerController, show_scale_bar
 from .reader import notify_error
 from .overlays import FINDING_STATUS_COLORS, FINDING_STATUS_WORDS
+from .prefetcher import SlicePrefetcher
 from .session import GroundingSession, JobOutcome, warm_up
 from .widget_edits import EditHandlers
 from .widget_prompts import PromptHandlers
@@ -80,6 +81,7 @@ class GroundingWidget(LifecycleHandlers, EditHandlers, PromptHandlers, RecoveryH
         self.timer.setInterval(100)
         self.timer.timeout.connect(self._poll_progress)
         self._own_workers()
+        self.prefetcher = SlicePrefetcher(self)
         self._wire()
         self._refresh_studies()
         self._check_device()

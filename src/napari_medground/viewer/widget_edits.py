@@ -77,6 +77,7 @@ class EditHandlers:
             return
         if on:
             self.warm_box_model()
+            self.prefetcher.start()
             lyr = ctl.prompt_layer()
             if not getattr(lyr, "_medground_connected", False):
                 lyr.events.data.connect(self._prompt_drawn)
@@ -86,6 +87,8 @@ class EditHandlers:
             lyr = ctl.prompt_layer(create=False)
             if lyr is not None:
                 lyr.mode = "pan_zoom"
+            if not self._prompting():
+                self.prefetcher.stop()
 
     def _prompt_drawn(self, event: Any) -> None:
         if str(getattr(event, "action", "added")) != "added":

@@ -30,6 +30,16 @@ class PromptHandlers:
         ui.point.toggled.connect(lambda on: self._toggle_prompt("point", on))
         ui.scribble.toggled.connect(lambda on: self._toggle_prompt("scribble", on))
         ui.negative.toggled.connect(self._sign_changed)
+        self.viewer.dims.events.current_step.connect(self._slice_moved)
+
+    def _prompting(self) -> bool:
+        ui = self.ui
+        return ui.box.isChecked() or ui.point.isChecked() or ui.scribble.isChecked()
+
+    def _slice_moved(self, _event: Any = None) -> None:
+        """While a prompt tool is on, encode around the slice now shown."""
+        if not self.pool.closed and self._prompting():
+            self.prefetcher.start()
 
     def _prompt_layer(self, kind: str, create: bool = True):
         ctl = self.controller()
@@ -47,11 +57,14 @@ class PromptHandlers:
             lyr = self._existing_prompt_layer(kind)
             if lyr is not None:
                 lyr.mode = "pan_zoom"
+            if not self._prompting():
+                self.prefetcher.stop()
             return
         other.setChecked(False)
         ui.box.setChecked(False)
         self._prompt_target = self._target_finding()
         self.warm_box_model()
+        self.prefetcher.start()
         lyr = self._prompt_layer(kind)
         if not getattr(lyr, "_medground_connected", False):
             lyr.events.data.connect(lambda event, k=kind: self._prompt_added(k, event))
