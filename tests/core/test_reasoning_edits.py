@@ -141,3 +141,39 @@ def test_listener_sees_every_edit(cxr_big_heart):
     g.accept(_step(g, StepKind.LOCATE).id)
     g.reject(_step(g, StepKind.COMPARE).id)
     assert [a for a, _ in seen] == ["accept", "reject"]
+
+
+def test_undo_history_goes_back_through_many_edits_and_shares_unchanged_masks(ct_small, monkeypatch):
+    """80 mask edits (the history once kept 30): 80 undos give the first mask exactly, 80
+    redos the last; a snapshot shares the buffers of masks an edit left alone; a small
+    memory budget drops the oldest steps, never the newest."""
+    g = start_grounding(ct_small, "left lung")
+    f = g.result.findings[0]
+    first = g.result.masks[f.mask_id].copy()
+    rows = np.argwhere(first.any((0, 2))).ravel()
+    masks = []
+    for k in range(80):
+        m = g.result.masks[f.mask_id].copy()
+        m[k % m.shape[0], rows[0]:rows[0] + 3, :5] ^= True  # a small painted change per edit
+        g.edit_mask(f.mask_id, m)
+        masks.append(m)
+    snaps = g._undo
+    assert len(snaps) == 80
+    g.accept(g.result.steps[0].id)
+    g.accept(g.result.steps[1].id)  # left the mask alone: its snapshot shares the buffer
+    bits = [snap.masks[f.mask_id][1] for snap in g._undo[-3:]]
+    assert bits[2] is bits[1] and bits[1] is not bits[0]
+    assert g.undo() and g.undo()
+    for _ in range(80):
+        assert g.undo()
+    assert not g.can_undo and np.array_equal(g.result.masks[f.mask_id], first)
+    for _ in range(80):
+        assert g.redo()
+    assert np.array_equal(g.result.masks[f.mask_id], masks[-1])
+    one = snaps[-1].masks[f.mask_id][1].nbytes
+    monkeypatch.setenv("MEDGROUND_UNDO_MB", str(20 * one / 2**20))  # about 20 mask buffers
+    m = g.result.masks[f.mask_id].copy()
+    m[0, 0, 0] ^= True
+    g.edit_mask(f.mask_id, m)
+    assert 1 <= len(g._undo) <= 25
+    assert g.undo() and np.array_equal(g.result.masks[f.mask_id], masks[-1])  # the newest step stays

@@ -34,7 +34,16 @@ log = logging.getLogger(__name__)
 
 RunFn = Callable[["Grounding", Step], None]
 Listener = Callable[["Grounding", EditRecord, list[str]], None]
-_MAX_UNDO = 30
+
+
+def _undo_budget_bytes() -> int:
+    """Memory the undo history may hold for masks ($MEDGROUND_UNDO_MB, default 2048 MB).
+    Depth is limited by this alone: masks an edit did not change are shared with the
+    previous snapshot, so each step costs (packed, 1 bit a voxel) only the masks it changed:
+    some 2500 slice edits of a 256x256x100 mask, 150 of a 512x512x400 one."""
+    import os
+
+    return int(float(os.environ.get("MEDGROUND_UNDO_MB", "2048")) * 1024 * 1024)
 
 
 @dataclass
@@ -331,8 +340,8 @@ class Grounding:
             self._restore(snapshot)  # an edit that fails or is cancelled leaves no trace
             raise
         self._undo.append(snapshot)
-        del self._undo[:-_MAX_UNDO]
         self._redo.clear()
+        self._trim_history()
         self._log(EditRecord(step_id, action, before, after, user=self.options.user), changed or [])
         return deps
 
@@ -353,8 +362,30 @@ class Grounding:
         # step functions replace values, never mutate them: a shallow copy suffices and keeps
         # model outputs (label maps, radiograph anatomy) by reference instead of copying them
         state["values"] = dict(self.values)
-        masks = {k: (m.shape, np.packbits(m)) for k, m in r.masks.items()}
+        masks = {k: self._packed(k, m) for k, m in r.masks.items()}
         return _Snapshot(state, masks, label)
+
+    def _packed(self, key: str, mask: np.ndarray) -> tuple[tuple[int, ...], np.ndarray]:
+        """A mask packed to bits, sharing the buffer of the newest snapshot when unchanged."""
+        bits = np.packbits(mask)
+        bits.setflags(write=False)  # shared between snapshots
+        for snap in (self._undo[-1:] + self._redo[-1:]):
+            old = snap.masks.get(key)
+            if old is not None and old[0] == mask.shape and np.array_equal(old[1], bits):
+                return old
+        return mask.shape, bits
+
+    def _trim_history(self) -> None:
+        """Drop the oldest undo steps while the history's distinct mask buffers exceed the budget."""
+        budget = _undo_budget_bytes()
+        while len(self._undo) > 1:
+            seen: dict[int, int] = {}
+            for snap in self._undo + self._redo:
+                for _shape, bits in snap.masks.values():
+                    seen[id(bits)] = bits.nbytes
+            if sum(seen.values()) <= budget:
+                return
+            del self._undo[0]
 
     def _restore(self, snap: _Snapshot) -> None:
         r = self.result
