@@ -1,9 +1,9 @@
 """3D box prompts on every lesion of the shared data: a box padded by 2 voxels in each
 axis around the reference label (the acceptance of issue 14), Dice in the study grid.
 
-Measured (2 cores, OpenVINO bf16 encoder): pyradiomics brain1 0.75, breast1 0.74, sarcoma
+Measured (2 cores, OpenVINO bf16 encoder): pyradiomics brain1 0.77, breast1 0.70, sarcoma
 CT 0.86 / T1 MR 0.88 / PET 0.67, IBSI lung tumour 0.75, BRATS whole tumour on FLAIR 0.88,
-tumour core on T1c 0.93 -> mean 0.804. The prostate phantom's labels (1, 7, 8, 9) are classes
+tumour core on T1c 0.93 -> mean 0.803. The prostate phantom's labels (1, 7, 8, 9) are classes
 scattered over the whole subvolume, not a lesion, so a box around them is not a prompt a
 clinician would give; it is left out. The default suite runs the four quickest cases with
 per-case floors; ``make test-all`` runs all eight and checks the mean.
@@ -24,8 +24,8 @@ from tests.data.shared import shared_path  # noqa: E402
 P, S, B = ("mri", "pyradiomics"), ("ct", "sts_sarcoma_002"), ("mri", "deepmedic_brats2015")
 #: name -> (image, label, label values or None for > 0, floor). Floors: measured - ~0.05.
 CASES = {
-    "brain1": (P + ("brain1_image.nrrd",), P + ("brain1_label.nrrd",), None, 0.70),
-    "breast1": (P + ("breast1_image.nrrd",), P + ("breast1_label.nrrd",), None, 0.68),
+    "brain1": (P + ("brain1_image.nrrd",), P + ("brain1_label.nrrd",), None, 0.72),
+    "breast1": (P + ("breast1_image.nrrd",), P + ("breast1_label.nrrd",), None, 0.65),
     "sarcoma_mr": (S + ("MR_T1_image.nii.gz",), S + ("MR_T1_mask.nii.gz",), None, 0.82),
     "sarcoma_ct": (S + ("CT_image.nii.gz",), S + ("CT_mask.nii.gz",), None, 0.80),
     "sarcoma_pet": (S + ("PET_image.nii.gz",), S + ("PET_mask.nii.gz",), None, 0.60),

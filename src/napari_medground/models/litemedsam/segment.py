@@ -178,7 +178,8 @@ def _segment_range(session: Session, zs: range, box: Box2D, *, progress: Progres
     central half of the range (an end slice may be padding), each re-prompting with the
     object-like core's box where the mask took in surround, tightening the box from slice
     to slice and stopping where the object ends; the walk that agrees best with the
-    others (``_medoid``) is kept.
+    others (``_medoid``) is kept, or, when they disagree, the one whose weakest slice the
+    model rates best (``_steadiest``).
     """
     best_z, best_score = zs[len(zs) // 2], -1.0
     area = float((box[2] - box[0] + 1) * (box[3] - box[1] + 1))
@@ -209,10 +210,32 @@ def _segment_range(session: Session, zs: range, box: Box2D, *, progress: Progres
         if (len(walks) == 2 and agree >= AGREE_TWO) or (len(walks) == 3 and agree >= AGREE):
             break  # walks from different slices agree: the others would not change the choice
     k, agreement = _medoid([w[1] for w in walks])
+    how = "agreeing best with"
+    if agreement < AGREE:
+        k = _steadiest(walks)
+        how = "the steadiest of"
     a, vol, ious, notes = walks[k]
-    return vol, ious, notes + [f"walk from slice {a} ({len(ious)} slices; mean Dice {agreement:.2f} with the "
+    return vol, ious, notes + [f"walk from slice {a} ({len(ious)} slices; {how} the walks, mean Dice {agreement:.2f} with the "
                                f"{len(walks) - 1} walks from slices {', '.join(str(w[0]) for w in walks if w[0] != a)}; "
                                f"best box fit on slice {best_z}, {best_score:.2f})"]
+
+
+def _steadiest(walks: list[tuple]) -> int:
+    """Index of the walk to keep when the walks disagree: among those covering at least half
+    as many slices as the longest, the best product of its agreement with the others (mean
+    Dice) and its weakest slice's predicted IoU. A walk that went through a leak or onto
+    other tissue has a poorly rated slice; one from a slice without the object (the padding
+    of the box) agrees with no other."""
+    masks = [w[1] for w in walks]
+    longest = max(len(w[2]) for w in walks)
+    ok = [i for i, w in enumerate(walks) if w[2] and 2 * len(w[2]) >= longest]
+    sizes = [float(m.sum()) for m in masks]
+
+    def score(i: int) -> float:
+        d = [2.0 * float((masks[i] & masks[j]).sum()) / max(1.0, sizes[i] + sizes[j])
+             for j in range(len(masks)) if j != i]
+        return float(np.mean(d)) * min(walks[i][2].values())
+    return max(ok, key=score)
 
 
 def _medoid(masks: list[np.ndarray]) -> tuple[int, float]:
