@@ -195,3 +195,30 @@ def test_a_repeated_box_is_answered_from_the_session_memo(model, monkeypatch):
     assert s.decoded_hits == 1 and iou2 == iou1 and np.array_equal(m2, m1_copy) and m2.sum() > 500
     s.segment(0, (26, 26, 64, 66))  # another slice: decoded
     assert s.decoded_hits == 1
+
+
+def test_the_openvino_encoder_takes_calls_from_two_threads(model):
+    """The viewer encodes in the background while a grounding job encodes too: both calls
+    must succeed (a compiled model has one infer request: 'Infer Request is busy')."""
+    import threading
+
+    enc = lov.get_encoder(model)
+    if enc is None:
+        pytest.skip("OpenVINO does not run the encoder here")
+    x = torch.rand(1, 3, 256, 256)
+    errors, outs = [], []
+
+    def run():
+        try:
+            for _ in range(3):
+                outs.append(enc(x))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(outs) == 6
+    assert all(torch.equal(o, outs[0]) for o in outs)

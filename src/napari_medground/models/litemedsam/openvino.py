@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,9 @@ class OvEncoder:
 
     compiled: Any
     precision: str
+    #: Calls on a compiled model share one infer request ("Infer Request is busy" from a
+    #: second thread, e.g. the viewer's background encoding beside a grounding job).
+    calls: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __call__(self, x: Any) -> Any:
         import numpy as np
@@ -41,7 +44,9 @@ class OvEncoder:
 
         arr = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
         # one image per call: the traced encoder is exact for batch 1 (see _convert)
-        outs = [np.array(self.compiled(arr[i:i + 1])[0], dtype=np.float32, copy=True) for i in range(len(arr))]
+        with self.calls:
+            outs = [np.array(self.compiled(arr[i:i + 1])[0], dtype=np.float32, copy=True)
+                    for i in range(len(arr))]
         return torch.from_numpy(np.concatenate(outs, 0))
 
     @property
