@@ -157,11 +157,11 @@ def test_undo_history_goes_back_through_many_edits_and_shares_unchanged_masks(ct
         m[k % m.shape[0], rows[0]:rows[0] + 3, :5] ^= True  # a small painted change per edit
         g.edit_mask(f.mask_id, m)
         masks.append(m)
-    snaps = g._undo
+    snaps = g.history.undo
     assert len(snaps) == 80
     g.accept(g.result.steps[0].id)
     g.accept(g.result.steps[1].id)  # left the mask alone: its snapshot shares the buffer
-    bits = [snap.masks[f.mask_id][1] for snap in g._undo[-3:]]
+    bits = [snap.masks[f.mask_id][1] for snap in g.history.undo[-3:]]
     assert bits[2] is bits[1] and bits[1] is not bits[0]
     assert g.undo() and g.undo()
     for _ in range(80):
@@ -175,5 +175,5 @@ def test_undo_history_goes_back_through_many_edits_and_shares_unchanged_masks(ct
     m = g.result.masks[f.mask_id].copy()
     m[0, 0, 0] ^= True
     g.edit_mask(f.mask_id, m)
-    assert 1 <= len(g._undo) <= 25
+    assert 1 <= len(g.history.undo) <= 25
     assert g.undo() and np.array_equal(g.result.masks[f.mask_id], masks[-1])  # the newest step stays

@@ -3,7 +3,7 @@
 A :class:`Grounding` holds a :class:`~napari_medground.result.Result` and, for each step,
 the function that (re)computes it from the steps it depends on. Accepting, rejecting or
 editing a step records an :class:`EditRecord`, marks the dependants stale and re-runs
-only them, in order. Undo/redo restore whole snapshots (masks stored bit-packed).
+only them, in order. Undo/redo restore whole snapshots (:mod:`.history`).
 """
 from __future__ import annotations
 
@@ -29,21 +29,12 @@ from ..result import (
     StepKind,
     StepStatus,
 )
+from .history import EditHistory, Snapshot, unpack
 
 log = logging.getLogger(__name__)
 
 RunFn = Callable[["Grounding", Step], None]
 Listener = Callable[["Grounding", EditRecord, list[str]], None]
-
-
-def _undo_budget_bytes() -> int:
-    """Memory the undo history may hold for masks ($MEDGROUND_UNDO_MB, default 2048 MB).
-    Depth is limited by this alone: masks an edit did not change are shared with the
-    previous snapshot, so each step costs (packed, 1 bit a voxel) only the masks it changed:
-    some 2500 slice edits of a 256x256x100 mask, 150 of a 512x512x400 one."""
-    import os
-
-    return int(float(os.environ.get("MEDGROUND_UNDO_MB", "2048")) * 1024 * 1024)
 
 
 @dataclass
@@ -62,13 +53,6 @@ class RunOptions:
     user: str = "clinician"
 
 
-@dataclass
-class _Snapshot:
-    state: dict[str, Any]
-    masks: dict[str, tuple[tuple[int, ...], np.ndarray]]
-    label: str
-
-
 class Grounding:
     """A live grounding: the result, its step functions, and the edit machinery.
 
@@ -85,8 +69,7 @@ class Grounding:
         self.overrides: dict[tuple[str, str], float] = {}
         self.boxes: dict[str, Box] = {}  # clinician-edited boxes by step id
         self.ai_masks: dict[str, np.ndarray] = {}  # the last mask a step function made, per mask id
-        self._undo: list[_Snapshot] = []
-        self._redo: list[_Snapshot] = []
+        self.history = EditHistory()
         self.listeners: list[Listener] = []
         self._counter = 0
 
@@ -290,30 +273,32 @@ class Grounding:
         self.result.conclusion = c
 
     def undo(self) -> bool:
-        if not self._undo:
+        h = self.history
+        if not h.undo:
             return False
-        self._redo.append(self._snapshot("redo"))
-        snap = self._undo.pop()
+        h.redo.append(self._snapshot("redo"))
+        snap = h.undo.pop()
         self._restore(snap)
         self._log(EditRecord("*", "undo", snap.label, None, user=self.options.user), [])
         return True
 
     def redo(self) -> bool:
-        if not self._redo:
+        h = self.history
+        if not h.redo:
             return False
-        self._undo.append(self._snapshot("undo"))
-        snap = self._redo.pop()
+        h.undo.append(self._snapshot("undo"))
+        snap = h.redo.pop()
         self._restore(snap)
         self._log(EditRecord("*", "redo", None, snap.label, user=self.options.user), [])
         return True
 
     @property
     def can_undo(self) -> bool:
-        return bool(self._undo)
+        return bool(self.history.undo)
 
     @property
     def can_redo(self) -> bool:
-        return bool(self._redo)
+        return bool(self.history.redo)
 
     # ------------------------------------------------------------------ internals
     def _step(self, step_id: str) -> Step:
@@ -339,9 +324,7 @@ class Grounding:
         except BaseException:
             self._restore(snapshot)  # an edit that fails or is cancelled leaves no trace
             raise
-        self._undo.append(snapshot)
-        self._redo.clear()
-        self._trim_history()
+        self.history.record(snapshot)
         self._log(EditRecord(step_id, action, before, after, user=self.options.user), changed or [])
         return deps
 
@@ -353,7 +336,7 @@ class Grounding:
             except Exception:  # noqa: BLE001 - a failing autosave must not lose the edit itself
                 log.exception("edit listener failed")
 
-    def _snapshot(self, label: str) -> _Snapshot:
+    def _snapshot(self, label: str) -> Snapshot:
         r = self.result
         state = copy.deepcopy({
             "steps": r.steps, "findings": r.findings, "conclusion": r.conclusion,
@@ -362,32 +345,10 @@ class Grounding:
         # step functions replace values, never mutate them: a shallow copy suffices and keeps
         # model outputs (label maps, radiograph anatomy) by reference instead of copying them
         state["values"] = dict(self.values)
-        masks = {k: self._packed(k, m) for k, m in r.masks.items()}
-        return _Snapshot(state, masks, label)
+        masks = {k: self.history.pack(k, m) for k, m in r.masks.items()}
+        return Snapshot(state, masks, label)
 
-    def _packed(self, key: str, mask: np.ndarray) -> tuple[tuple[int, ...], np.ndarray]:
-        """A mask packed to bits, sharing the buffer of the newest snapshot when unchanged."""
-        bits = np.packbits(mask)
-        bits.setflags(write=False)  # shared between snapshots
-        for snap in (self._undo[-1:] + self._redo[-1:]):
-            old = snap.masks.get(key)
-            if old is not None and old[0] == mask.shape and np.array_equal(old[1], bits):
-                return old
-        return mask.shape, bits
-
-    def _trim_history(self) -> None:
-        """Drop the oldest undo steps while the history's distinct mask buffers exceed the budget."""
-        budget = _undo_budget_bytes()
-        while len(self._undo) > 1:
-            seen: dict[int, int] = {}
-            for snap in self._undo + self._redo:
-                for _shape, bits in snap.masks.values():
-                    seen[id(bits)] = bits.nbytes
-            if sum(seen.values()) <= budget:
-                return
-            del self._undo[0]
-
-    def _restore(self, snap: _Snapshot) -> None:
+    def _restore(self, snap: Snapshot) -> None:
         r = self.result
         st = copy.deepcopy({k: v for k, v in snap.state.items() if k != "values"})
         # in place: the step functions hold these very Step and Finding objects
@@ -400,9 +361,8 @@ class Grounding:
         self.boxes = st["boxes"]
         self.values.update(snap.state["values"])
         r.masks.clear()
-        for k, (shape, bits) in snap.masks.items():
-            n = int(np.prod(shape))
-            r.masks[k] = np.unpackbits(bits, count=n).astype(bool).reshape(shape)
+        for k, packed in snap.masks.items():
+            r.masks[k] = unpack(packed)
 
 
 def _agreement(ai: np.ndarray, final: np.ndarray, study) -> dict[str, Any] | None:

@@ -95,7 +95,7 @@ def apply_scribble(study: Any, mask: np.ndarray, path: Sequence[Sequence[float]]
     drawn = _lasso(pts, shape2d) if lasso else _path(pts, shape2d)
     use = None
     if positive:
-        from ..models.litemedsam.segment import box_padding
+        from ..models.litemedsam.propagate import box_padding
 
         session = _session(study, device)
         rows, cols = np.flatnonzero(drawn.any(1)), np.flatnonzero(drawn.any(0))

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from ..masks import label_mask
 from ..catalogue import Located, LocateContext, classical_use, register_locator
 from ..catalogue.locators import Timer
 from ..catalogue.sanity import cut_by_fov
+from ..masks import label_mask
 
 BRAIN_MODEL = "model21_104class"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..masks import label_mask
 from ..language.query import Query
+from ..masks import label_mask
 from ..result import Finding, FindingStatus, Measurement, Step, StepKind
 from .chains import (
     add_compare_step,

@@ -24,7 +24,8 @@ import numpy as np
 from ...progress import CancelFn, ProgressFn, check_cancel, report
 from .geometry import largest_component
 from ...measure import dice
-from ..litemedsam.segment import box_mask_2d, box_padding, model_use, open_session
+from ..litemedsam.propagate import box_mask_2d, box_padding
+from ..litemedsam.segment import model_use, open_session
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class _Walk:
         against a neighbour of the same density), the box of the previous section bridges
         the gap, with the propagation guards.
         """
-        from ..litemedsam.segment import mean_unit
+        from ..litemedsam.propagate import mean_unit
 
         pieces = _pieces(self.candidate[z], prev, self.near)
         if pieces is None and (prev is None or not self._continues(z, prev, step)):
@@ -157,7 +158,7 @@ class _Walk:
 
     def _checked(self, z: int, prev: np.ndarray, sam: np.ndarray, iou: float) -> np.ndarray | None:
         """A section found without the candidate's support: kept unless a guard trips."""
-        from ..litemedsam.segment import PropagationLimits, stop_reason
+        from ..litemedsam.propagate import PropagationLimits, stop_reason
 
         limits = PropagationLimits(max_growth=1.5 + 0.5 * self.stride)
         why = stop_reason(prev, sam, iou, limits, reach=self.pad + self.near) or self._drift(z, sam, iou, limits)
@@ -167,7 +168,7 @@ class _Walk:
         return sam
 
     def _drift(self, z: int, sam: np.ndarray, iou: float, limits: Any) -> str:
-        from ..litemedsam.segment import drift_reason
+        from ..litemedsam.propagate import drift_reason
 
         return drift_reason(self.session, z, sam, iou, self.first, limits) if self.first else ""
 

@@ -54,7 +54,7 @@ class Session:
     encoded: int = 0
     cache_hits: int = 0
     seconds: float = 0.0
-    _emb: dict = field(default_factory=dict)  # slice -> embedding, held for this session
+    _emb: dict = field(default_factory=dict)  # (slice, crop or None) -> embedding, held for this session
     _ov: Any = None  # the OpenVINO encoder (CPU), resolved on first use
     _ov_checked: bool = False
     #: Segment boxes that are small in the network input on a zoomed crop (an extra encoder
@@ -64,7 +64,6 @@ class Session:
     #: One zoomed crop every box of this session is segmented on (a 3D box on a small
     #: object: all its slices share the crop, so each slice is encoded once).
     crop: Crop | None = None
-    zoomed: int = 0  # boxes segmented on a zoomed crop
     decoded_hits: int = 0  # boxes answered from _decoded
     #: (slice, box, crop) -> (packed mask bits, IoU): walks from different start slices
     #: that reach the same box on a slice get the same mask without a decoder run.
@@ -96,28 +95,30 @@ class Session:
         part = (-1 if index is None else int(index), self.window_key, self.model.device, self.precision)
         return Signature(self.study.fingerprint, self.model.sha256, part + ((crop,) if crop else ()))
 
-    def _slice(self, index: int | None) -> np.ndarray:
-        return self.study.array if index is None else self.study.array[int(index)]
+    def _slice(self, index: int | None, crop: Crop | None = None) -> np.ndarray:
+        a = self.study.array if index is None else self.study.array[int(index)]
+        return a if crop is None else a[crop[0]:crop[2], crop[1]:crop[3]]
 
-    def embeddings(self, indices: Iterable[int | None]) -> None:
-        """Make sure the embeddings of these slices are at hand (cache or encoder)."""
+    def embeddings(self, indices: Iterable[int | None], crop: Crop | None = None) -> None:
+        """Make sure the embeddings of these slices (or of ``crop`` of each) are at hand
+        (this session's, the shared cache's, or the encoder's)."""
         todo = []
         for i in dict.fromkeys(indices):
-            if i in self._emb:
+            if (i, crop) in self._emb:
                 continue
-            emb = EMBEDDINGS.get(self._key(i))
+            emb = EMBEDDINGS.get(self._key(i, crop))
             if emb is not None:
-                self._emb[i] = emb
+                self._emb[(i, crop)] = emb
                 self.cache_hits += 1
             else:
                 todo.append(i)
         batch = GPU_BATCH if self.model.device.startswith("cuda") else CPU_BATCH
         for k in range(0, len(todo), batch):
             part = todo[k:k + batch]
-            embs = self._encode([self._slice(i) for i in part])
+            embs = self._encode([self._slice(i, crop) for i in part])
             for i, emb in zip(part, embs):
-                self._emb[i] = emb
-                EMBEDDINGS.put(self._key(i), emb)
+                self._emb[(i, crop)] = emb
+                EMBEDDINGS.put(self._key(i, crop), emb)
             self.encoded += len(part)
 
     def _encode(self, slices: list[np.ndarray]) -> list[Any]:
@@ -157,24 +158,32 @@ class Session:
         if hit is not None:
             self.decoded_hits += 1
             return np.unpackbits(hit[0], count=shape[0] * shape[1]).reshape(shape).astype(bool), hit[1]
-        mask, iou = self._segment_crop(index, box, crop) if crop is not None else self._segment_slice(index, box)
+        mask, iou = self._segment_on(index, box, crop)
         self._decoded[key] = (np.packbits(mask), iou)
         return mask, iou
 
-    def _segment_slice(self, index: int | None, box: tuple[int, int, int, int]) -> tuple[np.ndarray, float]:
-        self.embeddings([index])
+    def _segment_on(self, index: int | None, box: tuple[int, int, int, int],
+                    crop: Crop | None) -> tuple[np.ndarray, float]:
+        """Decode a box on a slice, or on ``crop`` of it (the mask put back on the slice)."""
+        r0, c0 = (0, 0) if crop is None else crop[:2]
+        local = (box[0] - r0, box[1] - c0, box[2] - r0, box[3] - c0)
+        shape = self.slice_shape() if crop is None else (crop[2] - crop[0], crop[3] - crop[1])
+        self.embeddings([index], crop)
         t0 = time.perf_counter()
-        emb = self._emb[index]
         try:
-            mask, iou = self._decode(emb, box)
+            part, iou = self._decode(self._emb[(index, crop)], local, shape)
         except RuntimeError as exc:
             if self.model.precision != "fp16":
                 raise
             fall_back_to_fp32(self.model, exc)
             self._emb.clear()
-            self.embeddings([index])
-            mask, iou = self._decode(self._emb[index], box)
+            self.embeddings([index], crop)
+            part, iou = self._decode(self._emb[(index, crop)], local, shape)
         self.seconds += time.perf_counter() - t0
+        if crop is None:
+            return part, iou
+        mask = np.zeros(self.slice_shape(), dtype=bool)
+        mask[crop[0]:crop[2], crop[1]:crop[3]] = part
         return mask, iou
 
     def zoom_crop(self, box: tuple[int, int, int, int]) -> Crop | None:
@@ -199,35 +208,13 @@ class Session:
             out += [start, start + s]
         return out[0], out[2], out[1], out[3]
 
-    def _segment_crop(self, index: int | None, box: tuple[int, int, int, int],
-                      crop: Crop) -> tuple[np.ndarray, float]:
-        r0, c0, r1, c1 = crop
-        key = (index, crop)
-        if key not in self._emb:
-            emb = EMBEDDINGS.get(self._key(index, crop))
-            if emb is None:
-                emb = self._encode([self._slice(index)[r0:r1, c0:c1]])[0]
-                EMBEDDINGS.put(self._key(index, crop), emb)
-                self.encoded += 1
-            else:
-                self.cache_hits += 1
-            self._emb[key] = emb
-        t0 = time.perf_counter()
-        part, iou = self._decode(self._emb[key], (box[0] - r0, box[1] - c0, box[2] - r0, box[3] - c0),
-                                 shape=(r1 - r0, c1 - c0))
-        self.seconds += time.perf_counter() - t0
-        mask = np.zeros(self.slice_shape(), dtype=bool)
-        mask[r0:r1, c0:c1] = part
-        self.zoomed += 1
-        return mask, iou
-
     def _decode(self, emb: Any, box: tuple[int, int, int, int],
-                shape: tuple[int, int] | None = None) -> tuple[np.ndarray, float]:
+                shape: tuple[int, int]) -> tuple[np.ndarray, float]:
+        """Mask and IoU for a box (pixels of the encoded image, of ``shape``)."""
         import torch
         import torch.nn.functional as F
 
         net = self.model.net
-        shape = shape or self.slice_shape()
         newh, neww = resized_shape(shape)
         scale = INPUT_SIZE / max(shape)
         r0, c0, r1, c1 = box

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...masks import label_mask
+
 BINS = 32
 #: The walk stops when the object-like share falls below this fraction of the first slice's.
 MIN_RELATIVE_SHARE = 0.5
@@ -50,7 +52,7 @@ class IntensityModel:
         lab, n = ndimage.label(keep)
         if n > 1:
             sizes = np.bincount(lab.ravel())[1:]
-            keep = np.isin(lab, 1 + np.flatnonzero(sizes >= 0.1 * sizes.max()))
+            keep = label_mask(lab, 1 + np.flatnonzero(sizes >= 0.1 * sizes.max()))
         return keep
 
     def fuse(self, unit_slice: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -82,9 +84,10 @@ def learn(unit_slice: np.ndarray, mask: np.ndarray, box_mask: np.ndarray,
     """The model from one slice on the 0..1 scale, its mask and the prompt's box (bool).
 
     The surround is the box outside the mask dilated by one pixel, widened to a ring of
-    half the mask's radius when the box is tight. None when either side has under 8 pixels or under ``min_share`` of the mask
-    looks like object (intensity cannot tell the two apart). A mask from a loose box may be
-    half surround: learnt against a trusted surround it is judged with a lower share.
+    half the mask's radius when the box is tight. None when either side has under 8
+    pixels or under ``min_share`` of the mask looks like object (intensity cannot tell the
+    two apart). A mask from a loose box may be half surround: where the model only serves
+    to find that mask's object-like core, a lower ``min_share`` is passed.
     """
     from scipy import ndimage
 

@@ -6,7 +6,7 @@ from the one cached embedding of its slice (decoder runs only, ≈60 ms each); a
 scored by the model's predicted IoU times the fraction of the mask's outline that stays
 off the box border (a mask that fills its box means the structure is larger than the
 box), and the mask must contain the point. The best box starts the usual slice-to-slice
-propagation (``litemedsam.propagate``).
+propagation (``litemedsam.propagate.propagate``).
 
 Negative points carve: mask voxels nearer (in mm) to a negative point than to every
 positive point are removed, then only the connected parts that hold a positive point
@@ -23,6 +23,7 @@ import numpy as np
 from ...progress import CancelFn, ProgressFn
 from ...result import Box
 from . import segment as sam
+from .propagate import Box2D, propagate
 from .runtime import INPUT_SIZE
 
 Point = tuple[int, ...]
@@ -44,14 +45,14 @@ def check_points(points: Sequence[Sequence[int]], shape: tuple[int, ...], name: 
     return out
 
 
-def box_from_point(session: Any, z: int | None, rc: tuple[int, int]) -> tuple[sam.Box2D, np.ndarray, float]:
+def box_from_point(session: Any, z: int | None, rc: tuple[int, int]) -> tuple[Box2D, np.ndarray, float]:
     """The box around a clicked pixel whose mask the model rates best (see module doc).
 
     Returns the box (r0, c0, r1, c1) inclusive slice pixels, its mask and predicted IoU.
     """
     shape = session.slice_shape()
     scale = INPUT_SIZE / max(shape)
-    best: tuple[float, sam.Box2D, np.ndarray, float] | None = None
+    best: tuple[float, Box2D, np.ndarray, float] | None = None
     for h256 in HALF_SIZES_256:
         h = max(2, int(round(h256 / scale)))
         box = (max(0, rc[0] - h), max(0, rc[1] - h), min(shape[0] - 1, rc[0] + h), min(shape[1] - 1, rc[1] + h))
@@ -78,7 +79,7 @@ def _component_at(mask: np.ndarray, at: tuple[int, ...]) -> np.ndarray:
     return lab == lab[at]
 
 
-def _border_fraction(mask: np.ndarray, box: sam.Box2D, shape: tuple[int, int]) -> float:
+def _border_fraction(mask: np.ndarray, box: Box2D, shape: tuple[int, int]) -> float:
     """Fraction of the box's inner border pixels (not on the image edge) the mask covers."""
     r0, c0, r1, c1 = box
     edges = []
@@ -170,7 +171,7 @@ def _from_point(study: Any, p: Point, *, window: Any, device: str, progress: Pro
                              slices_encoded=session.encoded, cache_hits=session.cache_hits,
                              notes=(f"point {list(p)} -> box {list(box)} (best predicted IoU {iou:.2f})",))
     box, _, iou = box_from_point(session, p[0], (p[1], p[2]))
-    vol, ious, notes = sam.propagate(session, p[0], box, range(study.shape[0]),
+    vol, ious, notes = propagate(session, p[0], box, range(study.shape[0]),
                                      bound=(0, 0, study.shape[1] - 1, study.shape[2] - 1),
                                      progress=progress, cancel=cancel)
     notes = [f"point {list(p)} -> box {list(box)} on slice {p[0]} (predicted IoU {iou:.2f})"] + notes
